@@ -64,13 +64,36 @@ def _joined(v: Any, what: str) -> str:
                       hint="give stdin/stdout cases as {'stdin': '1 2\\n', 'stdout': '3\\n'}")
 
 
+def _from_schema(tests: dict) -> "CodeTests":
+    """The record schema's layout (`nebula_hub.schema.CodeTests`: kind, assert_code, entry_point, cases of JSON or
+    text `input`/`output`), as RL pools store it and GRPO reward functions receive it."""
+    kind, cases = tests["kind"], tests.get("cases") or []
+    if kind == "assert":
+        if not tests.get("assert_code"):
+            raise NebulaError("code tests: kind 'assert' without 'assert_code'", hint="give the test code to run")
+        return CodeTests("assert", code=tests["assert_code"])
+    if kind == "stdio":
+        return CodeTests("stdio", cases=[{"stdin": c["input"], "stdout": c["output"]} for c in cases])
+    if not tests.get("entry_point"):
+        raise NebulaError("code tests: kind 'call' without 'entry_point'", hint="name the function the cases call")
+    calls = []
+    for i, c in enumerate(cases):
+        try:
+            args, expected = json.loads(c["input"]), json.loads(c["output"])
+        except (json.JSONDecodeError, TypeError) as err:
+            raise NebulaError(f"code tests: call case {i} is not JSON ({err}): {c!r:.200}",
+                              hint="'input' is a JSON list of arguments, 'output' the JSON expected value") from None
+        calls.append({"args": args if isinstance(args, list) else [args], "kwargs": {}, "expected": expected})
+    return CodeTests("call", fn_name=tests["entry_point"], cases=calls)
+
+
 def parse_tests(tests: Any, fn_name: str | None = None) -> CodeTests:
     """Read tests in any of the accepted shapes.
 
     Accepted: assert-style test code (`str`); a JSON string of one of the following; `{"inputs": [...], "outputs":
     [...]}` (APPS; with `"fn_name"` the inputs are argument lists, else stdin strings); a list of `{"stdin", "stdout"}`
     (or `input`/`output`) cases; a list of `{"args", "kwargs", "expected"}` cases (with `fn_name` given here or in the
-    case); `{"fn_name": ..., "cases": [...]}`.
+    case); `{"fn_name": ..., "cases": [...]}`; the record schema's `{kind, assert_code, entry_point, cases}`.
 
     Example:
         >>> parse_tests({"inputs": ["1 2\\n"], "outputs": ["3\\n"]}).kind
@@ -86,6 +109,8 @@ def parse_tests(tests: Any, fn_name: str | None = None) -> CodeTests:
             except json.JSONDecodeError:
                 pass  # not JSON: a dict or list literal at the start of test code
         return CodeTests("assert", code=tests)
+    if isinstance(tests, dict) and tests.get("kind") in ("assert", "stdio", "call"):
+        return _from_schema(tests)
     if isinstance(tests, dict):
         fn_name = tests.get("fn_name") or tests.get("function") or fn_name
         if "inputs" in tests and "outputs" in tests:

@@ -106,3 +106,14 @@ def test_extract_code():
     assert extract_code("text\n```python\na = 1\n```\nmore\n```py\nb = 2\n```") == "b = 2\n"
     assert extract_code("<think>```python\nx\n```</think>no code") is None
     assert extract_code("<think>unfinished ```python\nx = 1\n```") is None
+
+
+def test_schema_layout_is_accepted():
+    """RL pools store tests in the record schema's layout; the verifier and the GRPO reward read it directly."""
+    call = {"kind": "call", "assert_code": None, "entry_point": "add", "cases": [{"input": "[1, 2]", "output": "3"}]}
+    assert verify_code("def add(a, b):\n    return a + b", call).verdict == "pass"
+    assert verify_code("def add(a, b):\n    return a - b", call).verdict == "fail"
+    stdio = {"kind": "stdio", "assert_code": None, "entry_point": None, "cases": [{"input": "4\n", "output": "8\n"}]}
+    assert verify_code("print(int(input()) * 2)", stdio).verdict == "pass"
+    asserts = {"kind": "assert", "assert_code": "assert f() == 1", "entry_point": None, "cases": []}
+    assert verify_code("def f():\n    return 2", asserts).verdict == "fail"
