@@ -24,6 +24,8 @@ from nebula_hub.paths import cache_dir
 
 
 # Qwen3's template references every one of these; the first is the pad token, `<|im_end|>` is eos.
+# As in Qwen3's own tokenizer, only the first three are *special* (dropped by skip_special_tokens); the think and tool
+# markers are added tokens that stay in decoded text, so `<think>` blocks survive decoding.
 SPECIAL_TOKENS = [
     "<|endoftext|>",
     "<|im_start|>",
@@ -36,7 +38,7 @@ SPECIAL_TOKENS = [
     "</tool_response>",
 ]
 # Bump when the build procedure changes so cached models are rebuilt.
-_BUILD_VERSION = "v1"
+_BUILD_VERSION = "v2"
 
 
 @dataclass
@@ -79,7 +81,7 @@ def chat_template() -> str:
 
 def build_tokenizer(config: TinyModelConfig):
     """Train a byte-level BPE tokenizer on the seeded corpus and wrap it as a transformers fast tokenizer."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
@@ -92,11 +94,13 @@ def build_tokenizer(config: TinyModelConfig):
         show_progress=False,
     )
     tok.train_from_iterator(tokenizer_corpus(config.corpus_lines, config.corpus_seed), trainer)
+    # The trainer registers every reserved token as special; demote the think/tool markers (same ids).
+    tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in SPECIAL_TOKENS[3:]])
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        additional_special_tokens=SPECIAL_TOKENS[1:],
+        additional_special_tokens=["<|im_start|>"],
         chat_template=chat_template(),
         model_max_length=config.max_position_embeddings,
     )

@@ -178,12 +178,6 @@ def test_grpo_step_runs_on_a_bucket_without_conversion(pool, tiny_model_path, tm
     assert "rewards/multi_task_reward/mean" in logged and trainer.state.global_step == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cross-piece gap, reported: nebula_hub.verify.code.parse_tests does not read the schema's CodeTests layout "
-    "(kind/assert_code/entry_point/cases[input, output]) and nebula_hub.verify.ifeval does not decode the JSON-string "
-    "kwargs RL_FEATURES stores; remove this marker once both read the published columns",
-)
 def test_rewards_score_correct_answers_from_the_published_columns(pool):
     import datasets
 

@@ -20,6 +20,10 @@ def test_reload_and_generate_through_chat_template(tiny_model_path):
     model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
     assert tok.eos_token == "<|im_end|>" and tok.pad_token == "<|endoftext|>"
     assert all(t in tok.get_vocab() for t in SPECIAL_TOKENS)
+    # As in Qwen3: only ChatML control tokens are special; <think> survives skip_special_tokens.
+    assert set(tok.all_special_tokens) == {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}
+    ids = tok("<think>\nhm\n</think>\n\nok<|im_end|>")["input_ids"]
+    assert tok.decode(ids, skip_special_tokens=True) == "<think>\nhm\n</think>\n\nok"
     assert model.config.model_type == "qwen3" and model.config.vocab_size == len(tok)
 
     prompt = tok.apply_chat_template(CONVERSATION[1:2], tokenize=False, add_generation_prompt=True)

@@ -81,6 +81,8 @@ def _pairs(constraints: Any) -> list[tuple[Any, Any]]:
                 f"'kwargs' must be a list with one dict per instruction ({len(ids)}), got {kwargs!r}",
                 hint=layout_hint,
             )
+        # The record schema stores each kwargs dict as a JSON string (RL_FEATURES): decode those in place.
+        kwargs = [_json_kwargs(k, position) for position, k in enumerate(kwargs)]
         return list(zip(ids, kwargs, strict=True))
     if isinstance(constraints, (list, tuple)):
         pairs = []
@@ -90,9 +92,21 @@ def _pairs(constraints: Any) -> list[tuple[Any, Any]]:
                     f"constraint #{position} must be a dict with an 'id' (and 'kwargs'), got {item!r}",
                     hint=layout_hint,
                 )
-            pairs.append((item["id"], item.get("kwargs")))
+            pairs.append((item["id"], _json_kwargs(item.get("kwargs"), position)))
         return pairs
     raise InvalidConstraintError(f"constraints must be a dict or a list, got {constraints!r}", hint=layout_hint)
+
+
+def _json_kwargs(kwargs: Any, position: int) -> Any:
+    if not isinstance(kwargs, str):
+        return kwargs
+    try:
+        return json.loads(kwargs)
+    except json.JSONDecodeError as exc:
+        raise InvalidConstraintError(
+            f"constraint #{position}: kwargs are a string but not JSON ({exc.msg}): {kwargs[:80]!r}",
+            hint="give kwargs as a dict, or as the JSON text of a dict",
+        ) from None
 
 
 def describe_constraints(constraints: Any) -> list[str]:
