@@ -112,7 +112,7 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
             f"{where}: unknown key {unknown[0]!r} for {cls.__name__}" + (f" (and {unknown[1:]})" if unknown[1:] else ""),
             hint=(f"did you mean {close!r}? " if close else "") + f"valid keys: {', '.join(sorted(fields))}",
         )
-    kwargs = {name: _convert(hints.get(name, Any), value, f"{where}.{name}") for name, value in data.items()}
+    kwargs = {name: convert_value(hints.get(name, Any), value, f"{where}.{name}") for name, value in data.items()}
     try:
         return cls(**kwargs)
     except ConfigError:
@@ -148,7 +148,14 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _convert(tp: Any, value: Any, where: str) -> Any:
+def convert_value(tp: Any, value: Any, where: str) -> Any:
+    """Convert `value` to type annotation `tp` (dataclasses, lists, dicts, unions, literals, scalars) or raise a
+    `ConfigError` naming `where`.
+
+    Example:
+        >>> convert_value(list[int], ["1", 2], "steps")
+        [1, 2]
+    """
     origin = get_origin(tp)
     if tp is Any or tp is typing.Any:
         return value
@@ -159,7 +166,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         errors = []
         for arg in (a for a in args if a is not type(None)):
             try:
-                return _convert(arg, value, where)
+                return convert_value(arg, value, where)
             except ConfigError as err:
                 errors.append(err.message)
         raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: {value!r} matches none of {args}")
@@ -172,12 +179,12 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
         (item,) = get_args(tp)[:1] or (Any,)
-        return [_convert(item, v, f"{where}.{i}") for i, v in enumerate(value)]
+        return [convert_value(item, v, f"{where}.{i}") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
         _, val_tp = get_args(tp) or (Any, Any)
-        return {k: _convert(val_tp, v, f"{where}.{k}") for k, v in value.items()}
+        return {k: convert_value(val_tp, v, f"{where}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
         return value if isinstance(value, tp) else from_dict(tp, value, where)
     if tp is bool:
