@@ -52,6 +52,8 @@ class DatasetSpec:
         weight: fraction of the rows to keep (`0.5` keeps a seeded half); above 1 the rows are repeated (`2.0` twice).
         where: keep rows whose column equals the value (or is one of a list), e.g. `{difficulty: medium}`.
         max_samples: cap after weighting.
+        keep_zero_variance: GRPO only: keep prompts whose measured pass rate is exactly 0 or 1 (every rollout of the
+            grader failed, or every one passed). They give GRPO no learning signal, so they are dropped by default.
     """
 
     repo: str = field(default="", metadata={"help": "Hub dataset repo id, e.g. `nebula/sft-corpus`."})
@@ -61,6 +63,9 @@ class DatasetSpec:
     weight: float = field(default=1.0, metadata={"help": "Fraction of rows kept (>1 repeats rows)."})
     where: dict[str, Any] = field(default_factory=dict, metadata={"help": "Row filter: column -> value or list."})
     max_samples: int | None = field(default=None, metadata={"help": "Keep at most this many rows."})
+    keep_zero_variance: bool = field(
+        default=False, metadata={"help": "GRPO: keep prompts with pass_rate 0 or 1 (dropped by default)."}
+    )
 
     def __post_init__(self):
         if not self.repo:

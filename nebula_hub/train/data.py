@@ -43,7 +43,7 @@ def resolve_dataset_sha(api, spec: DatasetSpec) -> str:
         ) from None
 
 
-def load_one(api, spec: DatasetSpec, seed: int = 42):
+def load_one(api, spec: DatasetSpec, seed: int = 42, method: str | None = None):
     """Load one dataset at its resolved sha, filter and weight it; return `(dataset, lineage entry)`."""
     import datasets
 
@@ -57,6 +57,12 @@ def load_one(api, spec: DatasetSpec, seed: int = 42):
             hint="check 'config' and 'split' in the recipe against the dataset card's configs",
         ) from None
     loaded = len(ds)
+    zero_variance_dropped = 0
+    if method == "grpo" and not spec.keep_zero_variance and "pass_rate" in ds.column_names:
+        # All-pass or all-fail prompts have zero reward variance within a GRPO group: no gradient, only cost.
+        before = len(ds)
+        ds = ds.filter(lambda rate: rate is None or 0.0 < rate < 1.0, input_columns=["pass_rate"])
+        zero_variance_dropped = before - len(ds)
     for column, wanted in spec.where.items():
         if column not in ds.column_names:
             raise NebulaError(
@@ -71,8 +77,9 @@ def load_one(api, spec: DatasetSpec, seed: int = 42):
     if len(ds) == 0:
         raise NebulaError(
             f"dataset {spec.repo}@{spec.revision} config {spec.config!r}: no rows left after 'where' {spec.where} "
-            f"and weight {spec.weight} (loaded {loaded})",
-            hint="loosen the filter or check the dataset version",
+            f"and weight {spec.weight} (loaded {loaded}, {zero_variance_dropped} dropped as zero-variance)",
+            hint="loosen the filter or check the dataset version"
+            + ("; set keep_zero_variance: true to train on all-pass/all-fail prompts" if zero_variance_dropped else ""),
         )
     entry = {
         "repo": spec.repo,
@@ -83,6 +90,7 @@ def load_one(api, spec: DatasetSpec, seed: int = 42):
         "weight": spec.weight,
         "where": dict(spec.where),
         "rows_loaded": loaded,
+        "zero_variance_dropped": zero_variance_dropped,
         "rows_used": len(ds),
     }
     return ds, entry
@@ -101,7 +109,7 @@ def load_mixture(specs: list[DatasetSpec], method: str, api, seed: int = 42):
 
     parts, lineage = [], []
     for spec in specs:
-        ds, entry = load_one(api, spec, seed)
+        ds, entry = load_one(api, spec, seed, method)
         parts.append(shape_rows(ds, method, where=f"{spec.repo}@{spec.revision}"))
         lineage.append(entry)
     try:

@@ -48,3 +48,23 @@ def test_load_mixture_pins_the_tag_sha(hub_env, quickstart_datasets):
     ] == len(rl)
     with pytest.raises(NebulaError, match="has no revision 'v9.9.9'"):
         load_mixture([DatasetSpec(repo=SFT_REPO, revision="v9.9.9")], "sft", api)
+
+
+def test_grpo_drops_zero_variance_prompts_by_default(hub_env):
+    from nebula_hub.schema import RL_FEATURES
+    from tests.train.conftest import publish
+
+    api = hub_env.api()
+    rows = rl_rows(3)
+    maths = [r for r in rows if r["task"] == "math"]
+    maths[0]["pass_rate"], maths[1]["pass_rate"] = 0.0, 1.0  # all rollouts failed / all passed
+    repo = "local/zero-variance-pool"
+    publish(api, repo, rows, RL_FEATURES, {"default": lambda r: True})
+    spec = DatasetSpec(repo=repo, revision="v0.1.0")
+
+    grpo, lineage = load_mixture([spec], "grpo", api)
+    assert len(grpo) == len(rows) - 2 and lineage[0]["zero_variance_dropped"] == 2
+    # Distillation needs no reward variance; an explicit opt-in keeps them for GRPO too.
+    assert len(load_mixture([spec], "mopd", api)[0]) == len(rows)
+    kept, lineage = load_mixture([DatasetSpec(repo=repo, revision="v0.1.0", keep_zero_variance=True)], "grpo", api)
+    assert len(kept) == len(rows) and lineage[0]["zero_variance_dropped"] == 0
