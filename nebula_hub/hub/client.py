@@ -412,10 +412,19 @@ def use_hub(target: HubTarget) -> Iterator[HubTarget]:
     hf_api_module.api.endpoint = target.endpoint
     if datasets_was_loaded:
         _set_datasets_endpoint(target.endpoint)
+    # transformers keeps one lazily created HfApi (transformers.utils.hub._hf_api) that froze the endpoint of its
+    # first use; drop it inside the block so push_to_hub builds one for this hub, and put the old one back after.
+    tf_hub = sys.modules.get("transformers.utils.hub")
+    saved_tf_api = getattr(tf_hub, "_hf_api", None)
+    if tf_hub is not None:
+        tf_hub._hf_api = None
     HfFileSystem.clear_instance_cache()
     try:
         yield target
     finally:
+        tf_hub = sys.modules.get("transformers.utils.hub")
+        if tf_hub is not None:
+            tf_hub._hf_api = saved_tf_api
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

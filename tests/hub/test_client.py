@@ -62,6 +62,17 @@ def test_use_hub_patches_and_restores(local_hub):
     assert after == before
 
 
+def test_use_hub_covers_transformers_cached_api(local_hub):
+    """transformers caches one HfApi at first use; use_hub must not let it point at huggingface.co (order bug)."""
+    import transformers.utils.hub as tf_hub
+
+    stale = tf_hub.hf_api()  # created outside any use_hub block, as an earlier from_pretrained would
+    assert stale.endpoint != local_hub.endpoint
+    with use_hub(local_hub.target):
+        assert tf_hub.hf_api().endpoint == local_hub.endpoint
+    assert tf_hub.hf_api() is stale
+
+
 def test_redact():
     token = "hf_" + "A1b2" * 9
     text = f"Authorization: Bearer {token} url=http://h/api/lfs/upload/x?size=3&sig=deadbeef HF_TOKEN={token}"
