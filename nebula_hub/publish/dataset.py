@@ -90,11 +90,20 @@ def content_fingerprint(output: CurationOutput, shard_bytes: int) -> str:
         "kind": m.kind,
         "files": [[f.path, f.sha256] for f in m.files],
         "rejected": [[f.path, f.sha256] for f in m.rejected_files],
-        "stats": hashlib.sha256(stats_path.read_bytes()).hexdigest() if stats_path.is_file() else None,
+        "stats": _stats_digest(stats_path),
         "pipeline_config": m.pipeline_config,
         "shard_bytes": shard_bytes,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _stats_digest(path) -> str | None:
+    """Hash of the stats without run timings: re-curating identical data must not make a new version."""
+    if not path.is_file():
+        return None
+    stats = json.loads(path.read_text(encoding="utf-8"))
+    stats.pop("timings_s", None)
+    return hashlib.sha256(json.dumps(stats, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _repo_manifest(

@@ -169,3 +169,18 @@ def test_streaming_memory_is_bounded(tmp_path):
     # need >= 300 MiB.
     assert growth < 160 << 20, f"peak RSS grew by {growth >> 20} MiB for a {m['corpus'] >> 20} MiB corpus"
     assert max(m["shards"]) <= (32 << 20) + (16 << 20)
+
+
+def test_fingerprint_ignores_run_timings(sft_output):
+    """Re-curating identical data (only `timings_s` differs) must not publish a new version."""
+    from nebula_hub.publish.dataset import content_fingerprint
+
+    before = content_fingerprint(CurationOutput(sft_output), 1 << 20)
+    stats_path = sft_output / "stats.json"
+    stats = json.loads(stats_path.read_text())
+    stats["timings_s"] = {"normalize": 123.4}
+    stats_path.write_text(json.dumps(stats))
+    assert content_fingerprint(CurationOutput(sft_output), 1 << 20) == before
+    stats["totals"] = {**stats.get("totals", {}), "curated": -1}
+    stats_path.write_text(json.dumps(stats))
+    assert content_fingerprint(CurationOutput(sft_output), 1 << 20) != before
