@@ -1,11 +1,20 @@
 """The transformers backend on the tiny Qwen3: shapes, order, seeds, stops, finish reasons, counts, logprobs."""
 
+import math
+
 import pytest
 import torch
 
 from nebula_hub.errors import NebulaError
 from nebula_hub.generate import BackendConfig, SamplingSettings, get_backend
-from nebula_hub.generate.transformers_backend import render_prompt
+from nebula_hub.generate.transformers_backend import (
+    SeededSampler,
+    _signed64,
+    log_exponential_noise,
+    render_prompt,
+    splitmix64,
+    step_keys,
+)
 
 
 CONVERSATIONS = [
@@ -134,3 +143,142 @@ def test_missing_model_gives_a_clear_error(tmp_path):
         get_backend(BackendConfig(model=str(tmp_path / "nope"), device="cpu"))
     assert "cannot load model" in str(info.value) and "nope" in str(info.value)
     assert "config.json" in info.value.hint
+
+
+# --- SeededSampler: the vectorised, keyed draw --------------------------------------------------------------------
+
+
+def draws(sampler_settings, logits: torch.Tensor, rows: int, steps: int, first_seed: int = 0):
+    """Tokens drawn by a `SeededSampler` for `rows` seeds over `steps` steps, all rows sharing `logits`."""
+    sampler = SeededSampler(list(range(first_seed, first_seed + rows)), sampler_settings, "cpu")
+    input_ids = torch.zeros(rows, 1, dtype=torch.long)
+    tokens = []
+    for _ in range(steps):
+        out = sampler(input_ids, logits.expand(rows, -1).clone())
+        tokens.append(out.argmax(dim=-1))  # what greedy decoding in `generate` picks
+    return torch.cat(tokens)
+
+
+def warped_probs(settings: SamplingSettings, logits: torch.Tensor) -> torch.Tensor:
+    """The target distribution, from transformers' own warpers (independent of the sampler's draw)."""
+    from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    scores = logits[None].clone()
+    scores = TemperatureLogitsWarper(settings.temperature)(None, scores)
+    if settings.top_k is not None:
+        scores = TopKLogitsWarper(settings.top_k)(None, scores)
+    if settings.top_p is not None:
+        scores = TopPLogitsWarper(settings.top_p)(None, scores)
+    return torch.softmax(scores[0], dim=-1)
+
+
+def chi_square_p_value(tokens: torch.Tensor, probs: torch.Tensor) -> float:
+    counts = torch.bincount(tokens, minlength=len(probs)).double()
+    support = probs > 0
+    assert counts[~support].sum() == 0, f"drew filtered tokens: {counts[~support]}"
+    expected = probs[support].double() * len(tokens)
+    statistic = ((counts[support] - expected) ** 2 / expected).sum()
+    df = int(support.sum()) - 1
+    return float(1 - torch.distributions.Chi2(torch.tensor(float(df))).cdf(statistic))
+
+
+@pytest.mark.parametrize(
+    "settings, vocab",
+    [
+        (SamplingSettings(temperature=0.7), 8),  # dense noise over the whole vocabulary
+        (SamplingSettings(temperature=1.3, top_k=5), 64),  # few candidates: noise drawn only for them
+        (SamplingSettings(temperature=1.0, top_p=0.8), 12),  # dense, with nucleus filtering
+        (SamplingSettings(temperature=0.5, top_p=0.9), 64),  # peaked: small nucleus, candidate path
+    ],
+)
+def test_seeded_draws_follow_the_warped_distribution(settings, vocab):
+    logits = torch.linspace(2.0, -2.0, vocab) + torch.sin(torch.arange(vocab) * 1.7)
+    probs = warped_probs(settings, logits)
+    tokens = draws(settings, logits, rows=12_000, steps=4)
+    # Fixed seeds make this deterministic: it cannot flake, and a wrong sampler fails it by a wide margin.
+    assert chi_square_p_value(tokens, probs) > 1e-3
+    # Power check: the same draws are rejected against the unwarped distribution (other temperature or support).
+    assert chi_square_p_value(tokens, torch.softmax(logits, dim=-1)) < 1e-6
+
+
+def test_seeded_draws_depend_only_on_seed_step_and_token():
+    settings = SamplingSettings(temperature=0.9)
+    logits = torch.randn(5, 50, generator=torch.Generator().manual_seed(0))
+    batch = SeededSampler([10, 11, 12, 13, 14], settings, "cpu")
+    alone = [SeededSampler([seed], settings, "cpu") for seed in (10, 11, 12, 13, 14)]
+    ids = torch.zeros(5, 1, dtype=torch.long)
+    for _ in range(6):
+        together = batch(ids, logits.clone()).argmax(-1)
+        separately = torch.cat([s(ids[:1], logits[r : r + 1].clone()).argmax(-1) for r, s in enumerate(alone)])
+        assert torch.equal(together, separately)
+    # A different seed or a different step gives different noise.
+    row_keys = torch.tensor([_signed64(splitmix64(10)), _signed64(splitmix64(11))])
+    noise = log_exponential_noise(step_keys(row_keys, 0), torch.arange(50))
+    assert not torch.equal(noise[0], noise[1])
+    assert not torch.equal(noise, log_exponential_noise(step_keys(row_keys, 1), torch.arange(50)))
+
+
+def test_noise_matches_a_pure_python_splitmix_reference():
+    mask = (1 << 64) - 1
+    key = splitmix64(splitmix64(123) + 3 * 0x9E3779B97F4A7C15)  # row seed 123, step 2
+    keys = torch.tensor([_signed64(key)])
+    tokens = torch.tensor([0, 1, 2, 999, 151_935])
+    got = log_exponential_noise(keys, tokens)[0].tolist()
+    for token, value in zip(tokens.tolist(), got, strict=True):
+        z = (key + (token + 1) * 0x9E3779B97F4A7C15) & mask
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        uniform = ((z >> 40) + 0.5) / 2**24
+        assert value == pytest.approx(math.log(-math.log(uniform)), abs=1e-5)
+
+
+def test_candidate_path_draws_the_same_token_as_the_dense_path():
+    logits = torch.randn(6, 400, generator=torch.Generator().manual_seed(1)) * 3
+    filtered = SeededSampler(list(range(6)), SamplingSettings(temperature=0.8, top_k=20), "cpu")
+    for step in range(5):
+        chosen = filtered(torch.zeros(6, 1, dtype=torch.long), logits.clone()).argmax(-1)
+        warped = torch.topk(logits / 0.8, 20).values[:, -1:]
+        dense = torch.where(logits / 0.8 >= warped, logits / 0.8, float("-inf"))
+        keys = step_keys(filtered.row_keys, step)
+        assert torch.equal(chosen, (dense - log_exponential_noise(keys, torch.arange(400))).argmax(-1))
+
+
+def test_sampled_logprobs_match_a_forward_pass_with_left_padding(tiny_backend):
+    from transformers import GenerationConfig, LogitsProcessorList
+
+    tok, model = tiny_backend.tokenizer, tiny_backend.model
+    prompts = [
+        tok(render_prompt(tok, [{"role": "user", "content": c}], None), add_special_tokens=False)["input_ids"]
+        for c in ("hi", "a b c d e")
+    ]
+    width, pad = max(map(len, prompts)), tok.pad_token_id
+    input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
+    mask = (torch.arange(width)[None] >= torch.tensor([[width - len(p)] for p in prompts])).long()
+    sampler = SeededSampler([5, 6], SamplingSettings(temperature=0.8, top_p=0.9, logprobs=True), "cpu")
+    config = GenerationConfig(max_new_tokens=5, do_sample=False, eos_token_id=None, pad_token_id=pad)
+    with torch.inference_mode():
+        out = model.generate(
+            input_ids=input_ids,
+            attention_mask=mask,
+            generation_config=config,
+            logits_processor=LogitsProcessorList([sampler]),
+        )
+    for row, prompt in enumerate(prompts):
+        completion = out[row, width:]
+        ids = torch.tensor([prompt + completion.tolist()])
+        with torch.no_grad():
+            logprobs = torch.log_softmax(model(ids).logits[0, len(prompt) - 1 : -1].float(), dim=-1)
+        expected = logprobs.gather(1, completion[:, None]).squeeze(1).tolist()
+        assert sampler.logprobs[row] == pytest.approx(expected, abs=1e-4)
+
+
+def test_small_models_decode_on_one_cpu_thread_unless_omp_num_threads_is_set(tiny_model_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    backend = get_backend(BackendConfig(model=str(tiny_model_path), device="cpu"))
+    before = torch.get_num_threads()
+    assert backend.cpu_threads == 1
+    with backend.threads():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    monkeypatch.setenv("OMP_NUM_THREADS", str(before))
+    assert get_backend(BackendConfig(model=str(tiny_model_path), device="cpu")).cpu_threads is None

