@@ -8,8 +8,8 @@ each with its own datasets and hyper-parameters, phase k starting from phase k-1
 phase.
 
     recipe = load_recipe("pipelines/recipes/tiny/quickstart.yaml", overrides=["stages.grpo.args.max_steps=2"])
-    for stage in recipe.stages.values():
-        args = stage_args(recipe, stage, stage.phases[0], output_dir="runs/x")   # a real TRL config
+    for name, stage in recipe.stages.items():
+        args = stage_args(recipe, name, stage.phases[0], output_dir=f"runs/x/{name}")   # a real TRL config
 
 Recipes hold several TRL configs (one per stage and phase), so TRL's `TrlParser` (one config per process) does not
 fit; `nebula_hub.config` reads the YAML and `--set` overrides instead, and each `args` block is checked against its
@@ -179,6 +179,7 @@ class RecipeConfig:
     # Filled by `load_recipe`, not read from YAML.
     source_path: str | None = field(default=None, metadata={"help": "(set by load_recipe)"})
     source_sha256: str | None = field(default=None, metadata={"help": "(set by load_recipe)"})
+    source_overrides: list[str] = field(default_factory=list, metadata={"help": "(set by load_recipe)"})
     resolved_yaml: str = field(default="", metadata={"help": "(set by load_recipe)"})
 
     def __post_init__(self):
@@ -258,8 +259,11 @@ def stage_args(recipe: RecipeConfig, stage_name: str, phase: PhaseConfig, output
     """Build the TRL config of one phase (this is where TRL validates hardware settings).
 
     Example:
-        >>> recipe = load_recipe(resource_path("pipelines", "recipes", "tiny", "quickstart.yaml"))  # doctest: +SKIP
-        >>> args = stage_args(recipe, "grpo", recipe.stages["grpo"].phases[0], "/tmp/out")          # doctest: +SKIP
+        >>> from nebula_hub.paths import resource_path
+        >>> recipe = load_recipe(resource_path("pipelines", "recipes", "tiny", "quickstart.yaml"))
+        >>> args = stage_args(recipe, "grpo", recipe.stages["grpo"].phases[0], "/tmp/out")
+        >>> type(args).__name__, args.num_generations, args.reward_funcs
+        ('NebulaGRPOConfig', 4, ['multi_task', 'format'])
     """
     stage = recipe.stages[stage_name]
     data = merged_args(recipe, stage, phase)
@@ -314,6 +318,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> RecipeC
     data = apply_overrides(read_yaml(path), overrides)
     recipe = from_dict(RecipeConfig, data, where=str(path))
     recipe.source_path = str(path)
+    recipe.source_overrides = list(overrides or [])
     recipe.resolved_yaml = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     # The sha256 pins the recipe as run: the file's bytes plus the overrides applied to it.
     digest = hashlib.sha256(path.read_bytes())

@@ -79,7 +79,9 @@ def load_one(api, spec: DatasetSpec, seed: int = 42, method: str | None = None):
             f"dataset {spec.repo}@{spec.revision} config {spec.config!r}: no rows left after 'where' {spec.where} "
             f"and weight {spec.weight} (loaded {loaded}, {zero_variance_dropped} dropped as zero-variance)",
             hint="loosen the filter or check the dataset version"
-            + ("; set keep_zero_variance: true to train on all-pass/all-fail prompts" if zero_variance_dropped else ""),
+            + (
+                "; set keep_zero_variance: true to train on all-pass/all-fail prompts" if zero_variance_dropped else ""
+            ),
         )
     entry = {
         "repo": spec.repo,

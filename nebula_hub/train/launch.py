@@ -4,12 +4,12 @@
     accelerate launch --config_file pipelines/accelerate/zero3.yaml -m nebula_hub.train \
         --recipe pipelines/recipes/qwen3-8b-base/instruct.yaml
 
-`nebula-hub train-and-push --accelerate-config FILE ...` builds exactly that command and runs it.
+`nebula-hub train-and-push --accelerate-config FILE ...` (or `train_and_push(..., accelerate_config=FILE)` from
+Python) builds exactly that command, runs it, waits, and reads the result back from the run folder's `state.json`.
+The launched processes get no `--accelerate-config`, so they train in-process instead of launching again.
 """
 
 import argparse
-import shlex
-import subprocess
 import sys
 
 
@@ -37,7 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def accelerate_command(args: argparse.Namespace) -> list[str]:
-    """The `accelerate launch` command that reruns these arguments on every process."""
+    """The `accelerate launch` command that reruns these arguments on every process.
+
+    Example:
+        >>> args = make_parser().parse_args(["--recipe", "r.yaml", "--set", "seed=1", "--stages", "grpo", "--resume",
+        ...                                  "--accelerate-config", "zero3.yaml"])
+        >>> accelerate_command(args)[1:]
+        ['-m', 'accelerate.commands.launch', '--config_file', 'zero3.yaml', '-m', 'nebula_hub.train', '--recipe', 'r.yaml', '--set', 'seed=1', '--stages', 'grpo', '--resume']
+    """
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", args.accelerate_config]
     cmd += ["-m", "nebula_hub.train", "--recipe", args.recipe]
     for item in args.overrides:
@@ -50,11 +57,7 @@ def accelerate_command(args: argparse.Namespace) -> list[str]:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    """Run `train_and_push` with parsed arguments (or hand over to `accelerate launch`)."""
-    if getattr(args, "accelerate_config", None):
-        cmd = accelerate_command(args)
-        print("running:", shlex.join(cmd))
-        return subprocess.call(cmd)
+    """Run `train_and_push` with parsed arguments (under `accelerate launch` when `--accelerate-config` is given)."""
     from nebula_hub.train.run import train_and_push
 
     stages = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None
@@ -65,6 +68,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         resume=args.resume,
         stages=stages,
         overwrite=args.overwrite,
+        accelerate_config=getattr(args, "accelerate_config", None),
     )
     print(
         f"run folder: {result.run_dir}; trained {len(result.trained)} stage(s), "

@@ -13,6 +13,11 @@ or step by step (what `train_and_push` does):
         card = stage_card(run, name, out)          # cards/model_card.md.j2 with lineage
         push_stage(run, name, out, card)           # branch <run>-<stage>, one commit, tag if versioned
 
+On several GPUs, the same call runs the stages under `accelerate launch` and returns the same `RunResult`, read back
+from the run folder's `state.json` once the launched processes exit:
+
+    result = train_and_push(path, accelerate_config="pipelines/accelerate/zero3.yaml")
+
 Layout of a run folder (`<output_dir>/<run_name>/`): `state.json` (run id, recipe sha256, per-stage phases done,
 pushes), `recipe.yaml` (as run), `<stage>/<phase>/checkpoint-N` (Trainer checkpoints, `save_steps`),
 `<stage>/<phase>/final` (the phase's model), `<stage>/final` (the stage's checkpoint folder that gets pushed).
@@ -83,6 +88,51 @@ class RunResult:
     pushed: dict[str, dict[str, Any]] = field(default_factory=dict)  # every pushed stage of the run (now or before)
     trained: list[str] = field(default_factory=list)  # stages trained by this call
     skipped: list[str] = field(default_factory=list)  # stages already done in the run folder
+    launched: list[str] | None = None  # the `accelerate launch` command when the stages ran under it
+
+    @classmethod
+    def from_state(
+        cls,
+        recipe: RecipeConfig,
+        state: dict[str, Any],
+        before: dict[str, Any] | None = None,
+        stages: list[str] | None = None,
+    ) -> "RunResult":
+        """The result of a call that took the run folder from state `before` to `state` (the `state.json` contents).
+
+        This is how a caller gets the result of stages that ran in other processes (`accelerate launch`): a stage
+        done before the call was skipped, one done only after it was trained, exactly as `train_and_push` counts.
+
+        Example:
+            >>> from nebula_hub.paths import resource_path
+            >>> recipe = load_recipe(resource_path("pipelines", "recipes", "tiny", "quickstart.yaml"))
+            >>> pushed = {"repo": "local/m", "branch": "quickstart-grpo", "sha": "a" * 40, "tag": None}
+            >>> before = {"stages": {"ins_sft": {"pushed": {"sha": "b" * 40}}}}
+            >>> after = {"stages": {**before["stages"], "grpo": {"pushed": pushed}}}
+            >>> res = RunResult.from_state(recipe, after, before, stages=["ins_sft", "grpo"])
+            >>> res.skipped, res.trained, sorted(res.pushed)
+            (['ins_sft'], ['grpo'], ['grpo', 'ins_sft'])
+        """
+        result = cls(run_dir=recipe.run_dir)
+        earlier = (before or {}).get("stages", {})
+        now = state.get("stages", {})
+        for name in recipe.stage_names():
+            if stages and name not in stages:
+                continue
+            st = now.get(name, {})
+            if stage_done(recipe, name, earlier.get(name, {})):
+                result.skipped.append(name)
+            elif stage_done(recipe, name, st):
+                result.trained.append(name)
+            else:
+                raise NebulaError(
+                    f"stage {name!r} is not done in {recipe.run_dir / STATE} after the run "
+                    f"(recorded: {sorted(k for k in st if k != 'phases') or 'nothing'})",
+                    hint="the launched processes stopped early; see their output, then rerun with --resume",
+                )
+            if st.get("pushed"):
+                result.pushed[name] = st["pushed"]
+        return result
 
 
 # ---- run folder and state --------------------------------------------------------------------------------------
@@ -105,12 +155,8 @@ class Run:
         """Create the run folder, or reopen it with `resume=True` (refused without it, so no run is clobbered)."""
         run_dir = recipe.run_dir
         path = run_dir / STATE
+        check_run_folder(recipe, resume)
         if path.is_file():
-            if not resume:
-                raise NebulaError(
-                    f"run folder {run_dir} already holds a run (state.json)",
-                    hint="pass --resume to continue it, or --set run_name=NAME to start another",
-                )
             state = json.loads(path.read_text())
             if state.get("recipe_sha256") != recipe.source_sha256:
                 logger.warning(
@@ -135,6 +181,35 @@ class Run:
 
     def stage_state(self, name: str) -> dict[str, Any]:
         return self.state["stages"].setdefault(name, {"phases": {}})
+
+
+def check_run_folder(recipe: RecipeConfig, resume: bool) -> None:
+    """Refuse to start a run in a folder that already holds one, unless resuming (so no run is clobbered)."""
+    if (recipe.run_dir / STATE).is_file() and not resume:
+        raise NebulaError(
+            f"run folder {recipe.run_dir} already holds a run (state.json)",
+            hint="pass --resume to continue it, or --set run_name=NAME to start another",
+        )
+
+
+def read_state(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run's `state.json` (None when the folder holds no run yet)."""
+    path = Path(run_dir) / STATE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise NebulaError(
+            f"{path} is not valid JSON ({err.msg} at line {err.lineno})",
+            hint="the file is written atomically by nebula-hub; if you edited it, restore it or start another run "
+            "with --set run_name=NAME",
+        ) from None
+
+
+def stage_done(recipe: RecipeConfig, name: str, st: dict[str, Any]) -> bool:
+    """Whether stage `name` needs no more work in a run whose state for it is `st` (pushed, or carded if unpushed)."""
+    return bool(st.get("pushed") or (st.get("final_dir") and not recipe.stages[name].push and st.get("carded")))
 
 
 def _now() -> str:
@@ -417,6 +492,7 @@ def train_and_push(
     resume: bool = False,
     stages: list[str] | None = None,
     overwrite: bool = False,
+    accelerate_config: str | Path | None = None,
 ) -> RunResult:
     """Train every stage of a recipe in order and push each stage's checkpoint with its model card.
 
@@ -427,12 +503,18 @@ def train_and_push(
         resume (`bool`, *optional*, defaults to `False`): continue the run in the run folder.
         stages (`list[str]`, *optional*): only these stages (earlier ones must already be in the run folder).
         overwrite (`bool`, *optional*, defaults to `False`): allow pushing onto a branch another run pushed to.
+        accelerate_config (`str`, *optional*): run the stages under `accelerate launch --config_file FILE`
+            (e.g. `pipelines/accelerate/zero3.yaml`: one process per GPU) and wait for it; the result is read back
+            from the run folder's `state.json`. A loaded `RecipeConfig` is relaunched from its file and overrides.
 
     Example:
         >>> from nebula_hub.paths import resource_path
         >>> res = train_and_push(resource_path("pipelines", "recipes", "tiny", "quickstart.yaml"),
         ...                      overrides=["defaults.max_steps=2"])                       # doctest: +SKIP
         >>> sorted(res.pushed)                                                              # doctest: +SKIP
+        ['grpo', 'ins_sft', 'mopd', 'opd', 'teacher_code', 'teacher_if', 'teacher_knowledge', 'teacher_math']
+        >>> res = train_and_push("pipelines/recipes/qwen3-8b-base/quickstart.yaml", hub="https://huggingface.co",
+        ...                      accelerate_config="pipelines/accelerate/zero3.yaml")        # doctest: +SKIP
     """
     from nebula_hub.hub import resolve_hub
 
@@ -443,15 +525,20 @@ def train_and_push(
         raise NebulaError(
             f"--stages names unknown stage(s) {unknown}", hint=f"the recipe's stages: {recipe.stage_names()}"
         )
+    if accelerate_config:
+        check_launch(recipe, accelerate_config, resume)  # before a local Hub or any process is started
+    # For the local Hub this starts it (for this process's lifetime) if needed; launched processes then reuse it.
     target = resolve_hub(hub)
     print(target.describe())
+    if accelerate_config:
+        return launch_stages(recipe, accelerate_config, hub=hub, resume=resume, stages=stages, overwrite=overwrite)
     run = Run.open(recipe, target, resume=resume, overwrite=overwrite)
     result = RunResult(run_dir=run.dir)
     for name in recipe.stage_names():
         if stages and name not in stages:
             continue
         st = run.stage_state(name)
-        if st.get("pushed") or (st.get("final_dir") and not recipe.stages[name].push and st.get("carded")):
+        if stage_done(recipe, name, st):
             logger.info("stage %s: already done in this run, skipping", name)
             result.skipped.append(name)
             if st.get("pushed"):
@@ -466,4 +553,99 @@ def train_and_push(
         if pushed:
             result.pushed[name] = pushed
             print(f"{name}: {pushed['repo']}@{pushed['branch']} ({pushed['sha'][:12]})")
+    return result
+
+
+def check_launch(recipe: RecipeConfig, accelerate_config: str | Path, resume: bool) -> None:
+    """Refuse a launch that cannot work, before any process starts (they would all fail the same way)."""
+    if not Path(accelerate_config).is_file():
+        raise NebulaError(
+            f"accelerate config {accelerate_config} does not exist",
+            hint="use one of pipelines/accelerate/*.yaml (zero3.yaml, zero2.yaml, fsdp.yaml, multi_gpu.yaml) "
+            "or write one with `accelerate config`",
+        )
+    if not recipe.source_path:
+        raise NebulaError(
+            f"recipe {recipe.name!r} has no source file, so the launched processes cannot read it",
+            hint="pass the recipe's path (or a RecipeConfig from load_recipe) together with accelerate_config",
+        )
+    check_run_folder(recipe, resume)
+
+
+def launch_command(
+    recipe: RecipeConfig,
+    accelerate_config: str | Path,
+    hub: str | None = None,
+    resume: bool = False,
+    stages: list[str] | None = None,
+    overwrite: bool = False,
+) -> list[str]:
+    """The `accelerate launch ... -m nebula_hub.train` command that runs `recipe` (its file and the overrides it was
+    loaded with, so every process sees the same recipe and records the same sha256) on every process.
+
+    Example:
+        >>> from nebula_hub.paths import resource_path
+        >>> recipe = load_recipe(resource_path("pipelines", "recipes", "tiny", "quickstart.yaml"), ["seed=1"])
+        >>> cmd = launch_command(recipe, "zero3.yaml", stages=["grpo"], resume=True)
+        >>> cmd[2:5], cmd[-5:]
+        (['accelerate.commands.launch', '--config_file', 'zero3.yaml'], ['--set', 'seed=1', '--stages', 'grpo', '--resume'])
+    """
+    import argparse
+
+    from nebula_hub.train.launch import accelerate_command
+
+    args = argparse.Namespace(
+        accelerate_config=str(accelerate_config),
+        recipe=str(recipe.source_path),
+        overrides=list(recipe.source_overrides),
+        hub=hub,
+        stages=",".join(stages) if stages else None,
+        resume=resume,
+        overwrite=overwrite,
+    )
+    return accelerate_command(args)
+
+
+def launch_stages(
+    recipe: RecipeConfig,
+    accelerate_config: str | Path,
+    hub: str | None = None,
+    resume: bool = False,
+    stages: list[str] | None = None,
+    overwrite: bool = False,
+) -> RunResult:
+    """Run `train_and_push` for `recipe` under `accelerate launch` (every process runs `python -m nebula_hub.train`
+    with the same arguments), wait for it, and read the result back from the run folder's `state.json`.
+
+    Example:
+        >>> recipe = load_recipe("pipelines/recipes/qwen3-8b-base/quickstart.yaml")              # doctest: +SKIP
+        >>> res = launch_stages(recipe, "pipelines/accelerate/zero3.yaml", hub="https://huggingface.co",
+        ...                     stages=["ins_sft"])                                              # doctest: +SKIP
+        >>> res.launched[:3], res.pushed["ins_sft"]["branch"]                                    # doctest: +SKIP
+    """
+    import shlex
+    import subprocess
+
+    from nebula_hub.hub import redact
+
+    check_launch(recipe, accelerate_config, resume)
+    before = read_state(recipe.run_dir)
+    cmd = launch_command(recipe, accelerate_config, hub=hub, resume=resume, stages=stages, overwrite=overwrite)
+    print("running:", redact(shlex.join(cmd)), flush=True)
+    code = subprocess.call(cmd)
+    if code != 0:
+        raise NebulaError(
+            f"`accelerate launch` of recipe {recipe.source_path} exited with code {code}",
+            hint="the launched processes' error is in the output above; fix it and rerun with --resume "
+            "(resume=True) to continue from the last checkpoint",
+        )
+    state = read_state(recipe.run_dir)
+    if state is None:
+        raise NebulaError(
+            f"`accelerate launch` finished but {recipe.run_dir / STATE} does not exist",
+            hint="the launched processes must share this working directory (or output_dir must be an absolute "
+            "path on a shared filesystem)",
+        )
+    result = RunResult.from_state(recipe, state, before, stages)
+    result.launched = cmd
     return result

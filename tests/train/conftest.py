@@ -1,8 +1,9 @@
 """Fixtures for training tests: tiny SFT and RL datasets (nebula-hub schema) published to the local Hub.
 
-`quickstart_datasets` publishes what `pipelines/recipes/tiny/quickstart.yaml` reads: `local/nebula-quickstart-sft`
-(configs default + one per task) and `local/nebula-quickstart-rl` (configs default, per task, difficulty-*), both
-tagged v0.1.0, the way `nebula-hub publish dataset` lays them out.
+`quickstart_datasets` publishes what `pipelines/recipes/tiny/quickstart.yaml` reads by default, i.e. what a default
+`nebula-hub quickstart` publishes: `local/nebula-sft` (configs default + one per task) and `local/nebula-rl` (configs
+default, per task, difficulty-*), both tagged v1.0.0, the way `nebula-hub publish dataset` lays them out; plus
+`local/nebula-reasoning-test` (thinking traces) for the reasoning branch.
 """
 
 import random
@@ -10,9 +11,10 @@ import random
 import pytest
 
 
-SFT_REPO = "local/nebula-quickstart-sft"
-RL_REPO = "local/nebula-quickstart-rl"
-VERSION = "v0.1.0"
+SFT_REPO = "local/nebula-sft"
+RL_REPO = "local/nebula-rl"
+REASONING_REPO = "local/nebula-reasoning-test"
+VERSION = "v1.0.0"
 CAPITALS = {
     "France": "Paris",
     "Italy": "Rome",
@@ -120,9 +122,7 @@ def quickstart_datasets(local_hub, tmp_path_factory):
         shas = {
             SFT_REPO: publish(api, SFT_REPO, sft, SFT_FEATURES, sft_configs),
             RL_REPO: publish(api, RL_REPO, rl, RL_FEATURES, rl_configs),
-            "local/nebula-quickstart-reasoning": publish(
-                api, "local/nebula-quickstart-reasoning", reasoning, SFT_FEATURES, {"default": lambda r: True}
-            ),
+            REASONING_REPO: publish(api, REASONING_REPO, reasoning, SFT_FEATURES, {"default": lambda r: True}),
         }
     return shas
 

@@ -83,3 +83,49 @@ def test_opd_needs_exactly_one_teacher(tmp_path):
     )
     with pytest.raises(ConfigError, match="opd needs exactly one teacher, got 2"):
         load_recipe(path)
+
+
+def test_the_8b_quickstart_recipe_is_the_tiny_one_with_real_settings():
+    from nebula_hub.config import read_yaml
+    from nebula_hub.quickstart.recipe import dataset_overrides, dataset_roles, stage_groups
+
+    path = resource_path("pipelines", "recipes", "qwen3-8b-base", "quickstart.yaml")
+    assert path in RECIPES  # so test_shipped_recipes_load validates it too
+    tiny = load_recipe(resource_path("pipelines", "recipes", "tiny", "quickstart.yaml"))
+    real = load_recipe(path)
+    checkpoints = ["ins_sft", "grpo", "opd", "mopd"]
+    assert [n for n in tiny.stage_names() if n in checkpoints] == real.stage_names() == checkpoints
+    assert [p.name for p in real.stages["ins_sft"].phases] == [p.name for p in tiny.stages["ins_sft"].phases]
+    assert {n: s.method for n, s in real.stages.items()} == {n: tiny.stages[n].method for n in checkpoints}
+    assert [real.stages[n].init_from for n in ("grpo", "opd", "mopd")] == ["ins_sft"] * 3
+    assert real.base_model == "Qwen/Qwen3-8B-Base"
+    # Real settings: bf16 and checkpointing everywhere, vLLM colocate for every on-policy stage.
+    for name, stage in real.stages.items():
+        args = merged_args(real, stage, stage.phases[0])
+        assert args["bf16"] is True and args["gradient_checkpointing"] is True, name
+        if stage.method != "sft":
+            assert (args["use_vllm"], args["vllm_mode"]) == (True, "colocate"), name
+    # Teachers: Hub repos pinned by a revision, one per task for MOPD (no tiny or stage: teachers).
+    for name in ("opd", "mopd"):
+        assert all("/" in t.model and t.revision for t in real.stages[name].teachers), name
+    assert {task for t in real.stages["mopd"].teachers for task in t.tasks} >= {
+        "math",
+        "code",
+        "instruction_following",
+        "knowledge",
+        "*",
+    }
+    # The quickstart takes it as it takes the tiny recipe: same stage groups, one SFT repo and one RL repo, each
+    # dataset entry re-pointed at what it published.
+    data = read_yaml(path)
+    assert stage_groups(real.stage_names()) == [
+        g for g in stage_groups(tiny.stage_names()) if g[0] != "train-teachers"
+    ]
+    assert sorted(dataset_roles(data).values()) == ["rl", "sft"]
+    published = {"sft": ("me/nebula-sft", "v1.0.2"), "rl": ("me/nebula-rl", "v1.0.0")}
+    sets = ["repo=me/nebula-quickstart", "version=null", *dataset_overrides(data, published)]
+    pointed = load_recipe(path, sets)
+    for name, stage in pointed.stages.items():
+        for phase in stage.phases:
+            assert {(d.repo, d.revision) for d in phase.datasets} == {published["sft" if name == "ins_sft" else "rl"]}
+    assert pointed.repo == "me/nebula-quickstart" and pointed.version is None

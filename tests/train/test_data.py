@@ -6,7 +6,7 @@ from datasets import Dataset
 from nebula_hub.errors import NebulaError
 from nebula_hub.train.configs import DatasetSpec
 from nebula_hub.train.data import _weighted, load_mixture, shape_rows
-from tests.train.conftest import RL_REPO, SFT_REPO, rl_rows, sft_rows
+from tests.train.conftest import RL_REPO, SFT_REPO, VERSION, rl_rows, sft_rows
 
 
 def test_weights_subsample_and_repeat():
@@ -36,13 +36,13 @@ def test_shapes_per_method():
 def test_load_mixture_pins_the_tag_sha(hub_env, quickstart_datasets):
     api = hub_env.api()
     specs = [
-        DatasetSpec(repo=SFT_REPO, config="math", revision="v0.1.0", weight=0.5),
-        DatasetSpec(repo=SFT_REPO, config="default", revision="v0.1.0", where={"task": ["code", "knowledge"]}),
+        DatasetSpec(repo=SFT_REPO, config="math", revision=VERSION, weight=0.5),
+        DatasetSpec(repo=SFT_REPO, config="default", revision=VERSION, where={"task": ["code", "knowledge"]}),
     ]
     ds, lineage = load_mixture(specs, "sft", api, seed=1)
     assert [e["sha"] for e in lineage] == [quickstart_datasets[SFT_REPO]] * 2
     assert [e["rows_used"] for e in lineage] == [12, 48] and len(ds) == 60
-    rl, lineage = load_mixture([DatasetSpec(repo=RL_REPO, config="difficulty-medium", revision="v0.1.0")], "mopd", api)
+    rl, lineage = load_mixture([DatasetSpec(repo=RL_REPO, config="difficulty-medium", revision=VERSION)], "mopd", api)
     assert set(rl["task"]) == {"math", "code", "instruction_following", "knowledge"} and lineage[0][
         "rows_loaded"
     ] == len(rl)
@@ -60,11 +60,11 @@ def test_grpo_drops_zero_variance_prompts_by_default(hub_env):
     maths[0]["pass_rate"], maths[1]["pass_rate"] = 0.0, 1.0  # all rollouts failed / all passed
     repo = "local/zero-variance-pool"
     publish(api, repo, rows, RL_FEATURES, {"default": lambda r: True})
-    spec = DatasetSpec(repo=repo, revision="v0.1.0")
+    spec = DatasetSpec(repo=repo, revision=VERSION)
 
     grpo, lineage = load_mixture([spec], "grpo", api)
     assert len(grpo) == len(rows) - 2 and lineage[0]["zero_variance_dropped"] == 2
     # Distillation needs no reward variance; an explicit opt-in keeps them for GRPO too.
     assert len(load_mixture([spec], "mopd", api)[0]) == len(rows)
-    kept, lineage = load_mixture([DatasetSpec(repo=repo, revision="v0.1.0", keep_zero_variance=True)], "grpo", api)
+    kept, lineage = load_mixture([DatasetSpec(repo=repo, revision=VERSION, keep_zero_variance=True)], "grpo", api)
     assert len(kept) == len(rows) and lineage[0]["zero_variance_dropped"] == 0

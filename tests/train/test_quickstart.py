@@ -10,6 +10,7 @@ import torch
 from huggingface_hub import ModelCard
 
 from nebula_hub.paths import resource_path
+from tests.train.conftest import REASONING_REPO, RL_REPO, SFT_REPO, VERSION
 
 
 pytestmark = pytest.mark.slow
@@ -54,7 +55,7 @@ def test_four_checkpoints_load_from_the_hub(quickstart):
     for stage in FOUR:
         pushed = result.pushed[stage]
         assert branches[pushed["branch"]] == pushed["sha"]
-        assert f"{pushed['branch']}-v0.1.0" in tags
+        assert f"{pushed['branch']}-v{recipe.version}" in tags
         model = AutoModelForCausalLM.from_pretrained(recipe.repo, revision=pushed["branch"])
         AutoTokenizer.from_pretrained(recipe.repo, revision=pushed["branch"])
         assert model.config.model_type == "qwen3"
@@ -66,8 +67,8 @@ def test_four_checkpoints_load_from_the_hub(quickstart):
 def test_cards_pin_parent_datasets_and_teachers(quickstart):
     recipe, result, hub = quickstart
     api = hub.api()
-    data_sha = api.dataset_info("local/nebula-quickstart-sft", revision="v0.1.0").sha
-    rl_sha = api.dataset_info("local/nebula-quickstart-rl", revision="v0.1.0").sha
+    data_sha = api.dataset_info(SFT_REPO, revision=VERSION).sha
+    rl_sha = api.dataset_info(RL_REPO, revision=VERSION).sha
     cards = {s: _card(hub, recipe.repo, result.pushed[s]["branch"]) for s in FOUR}
     for stage, card in cards.items():
         meta = card.data.to_dict()
@@ -165,14 +166,19 @@ def test_reasoning_branch_grpo_reads_the_medium_bucket(local_hub, quickstart_dat
     monkeypatch.setenv("HF_TOKEN", local_hub.token)
     monkeypatch.chdir(tmp_path)
     recipe = resource_path("pipelines", "recipes", "tiny", "reasoning.yaml")
+    # The recipe's default reasoning data is the quickstart corpus's math config; the fixture's thinking traces
+    # live in their own repo.
+    sets = [f"stages.reasoning_sft.datasets.0.{k}={v}" for k, v in (("repo", REASONING_REPO), ("config", "default"))]
     result = train_and_push(
-        recipe, overrides=["stages.reasoning_sft.args.max_steps=5", "repo=local/nebula-tiny-rs-test"]
+        recipe, overrides=[*sets, "stages.reasoning_sft.args.max_steps=5", "repo=local/nebula-tiny-rs-test"]
     )
     with use_hub(local_hub.target):
         card = _card(local_hub, "local/nebula-tiny-rs-test", result.pushed["grpo"]["branch"])
     nebula = card.data.nebula
-    assert [(d["repo"], d["config"]) for d in nebula["datasets"]] == [
-        ("local/nebula-quickstart-rl", "difficulty-medium")
+    assert [(d["repo"], d["config"]) for d in nebula["datasets"]] == [(RL_REPO, "difficulty-medium")]
+    parent = _card(local_hub, "local/nebula-tiny-rs-test", result.pushed["reasoning_sft"]["branch"]).data.nebula
+    assert [(d["repo"], d["sha"]) for d in parent["datasets"]] == [
+        (REASONING_REPO, quickstart_datasets[REASONING_REPO])
     ]
     assert nebula["parent"]["sha"] == result.pushed["reasoning_sft"]["sha"]
     assert nebula["training"]["main"]["reward_funcs"] == ["multi_task", "format"]

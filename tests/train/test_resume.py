@@ -1,4 +1,8 @@
-"""Kill `nebula-hub train-and-push` mid-training, rerun with --resume: it continues from the checkpoint (issue 9)."""
+"""Kill `nebula-hub train-and-push` mid-training, rerun with --resume: it continues from the checkpoint (issue 9).
+
+The resumed run goes through `--accelerate-config` (one CPU process), so the multi-GPU path is exercised for real:
+the CLI launches `accelerate launch ... -m nebula_hub.train`, waits, and reads the result back from state.json.
+"""
 
 import json
 import os
@@ -8,6 +12,8 @@ import sys
 import time
 
 import pytest
+
+from nebula_hub.errors import NebulaError
 
 
 pytestmark = pytest.mark.slow
@@ -22,7 +28,7 @@ stages:
   sft:
     method: sft
     init_from: base
-    datasets: [{{repo: local/nebula-quickstart-sft, config: math, revision: v0.1.0}}]
+    datasets: [{{repo: local/nebula-sft, config: math, revision: v1.0.0}}]
     args: {{max_steps: 80, learning_rate: 1.0e-3, assistant_only_loss: true, max_length: 128}}
 """
 
@@ -32,7 +38,9 @@ def _cli(args, env, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, **kw)  # fmt: skip
 
 
-def test_killed_run_resumes_from_its_checkpoint(local_hub, quickstart_datasets, tmp_path):
+def test_killed_run_resumes_from_its_checkpoint(local_hub, quickstart_datasets, tmp_path, monkeypatch):
+    from nebula_hub.train import train_and_push
+
     recipe = tmp_path / "recipe.yaml"
     repo = local_hub.repo_id("resume")
     recipe.write_text(RECIPE.format(repo=repo, out=tmp_path / "runs"))
@@ -62,15 +70,24 @@ def test_killed_run_resumes_from_its_checkpoint(local_hub, quickstart_datasets, 
     assert saved and saved[-1] < 80
     killed_state = json.loads((phase_dir / f"checkpoint-{saved[-1]}" / "trainer_state.json").read_text())
 
-    # Without --resume the run folder is refused, naming the flag.
-    refused = _cli(["--recipe", str(recipe)], env)
-    out, _ = refused.communicate(timeout=300)
-    assert refused.returncode == 1 and "--resume" in out, out
+    # Without --resume the run folder is refused, naming the flag (in-process: the library call the CLI makes).
+    for key in ("HF_ENDPOINT", "HF_TOKEN", "HF_HUB_CACHE"):
+        monkeypatch.setenv(key, env[key])
+    with pytest.raises(NebulaError) as refused:
+        train_and_push(recipe)
+    assert "already holds a run" in refused.value.message and "--resume" in refused.value.hint
 
-    resumed = _cli(["--recipe", str(recipe), "--resume"], env)
+    # The resumed run goes through `accelerate launch` (one CPU process): the CLI launches `python -m nebula_hub.train`,
+    # waits, and reports the result it reads back from state.json.
+    cpu = tmp_path / "accelerate-cpu.yaml"
+    cpu.write_text("compute_environment: LOCAL_MACHINE\ndistributed_type: 'NO'\nnum_processes: 1\nuse_cpu: true\n")
+    resumed = _cli(["--recipe", str(recipe), "--resume", "--accelerate-config", str(cpu)], env)
     out, _ = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, out[-3000:]
+    launched = f"-m accelerate.commands.launch --config_file {cpu} -m nebula_hub.train --recipe {recipe} --resume"
+    assert launched in out, out[:3000]
     assert f"resuming from {phase_dir / f'checkpoint-{saved[-1]}'}" in out or "resuming from" in out, out[-3000:]
+    assert "trained 1 stage(s), skipped 0 already done; 1 pushed in this run" in out, out[-2000:]
 
     result = json.loads((phase_dir / "final" / "nebula_train_result.json").read_text())
     assert result["resumed_from"] == f"checkpoint-{saved[-1]}"
@@ -83,8 +100,7 @@ def test_killed_run_resumes_from_its_checkpoint(local_hub, quickstart_datasets, 
     assert max(after) == 80 and len(after) == 80
 
     # A third run with --resume has nothing left to do: the stage was pushed by this run.
-    again = _cli(["--recipe", str(recipe), "--resume"], env)
-    out, _ = again.communicate(timeout=300)
-    assert again.returncode == 0 and "trained 0 stage(s), skipped 1 already done" in out, out[-2000:]
+    again = train_and_push(recipe, resume=True)
+    assert (again.trained, again.skipped) == ([], ["sft"])
     refs = local_hub.api().list_repo_refs(repo)
-    assert "resume-test-sft" in {b.name for b in refs.branches}
+    assert {b.name: b.target_commit for b in refs.branches}["resume-test-sft"] == again.pushed["sft"]["sha"]
