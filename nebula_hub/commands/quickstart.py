@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  nebula-hub quickstart --size medium --set recipe.stages.grpo.args.max_steps=20 --set eval.limit=5\n"
             "  nebula-hub quickstart --restart\n"
             "  HF_TOKEN=hf_... nebula-hub quickstart --hub https://huggingface.co --namespace my-org \\\n"
-            "      --recipe pipelines/recipes/qwen3-8b-base/instruct.yaml --set sft.distill.teacher.model=... \n"
+            "      --recipe pipelines/recipes/qwen3-8b-base/quickstart.yaml --accelerate-config pipelines/accelerate/zero3.yaml\n"
             "  nebula-hub space run --config nebula-quickstart/space.yaml      # the Space again, later"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -79,6 +79,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--recipe", metavar="YAML", help="training recipe (default: pipelines/recipes/tiny/quickstart.yaml)"
     )
+    parser.add_argument(
+        "--accelerate-config",
+        metavar="YAML",
+        help="train under `accelerate launch` with this config (e.g. pipelines/accelerate/zero3.yaml) on GPUs",
+    )
     parser.add_argument("--verbose", action="store_true", help="show each stage's own output instead of logging it")
     parser.set_defaults(func=run)  # fmt: skip
 
@@ -98,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         sft_config=args.sft_config,
         rl_config=args.rl_config,
         recipe=args.recipe,
+        accelerate_config=args.accelerate_config,
         verbose=args.verbose,
     )
     result = run_quickstart(options)

@@ -1,7 +1,8 @@
 """Point the tiny training recipe at the quickstart's own datasets and size, with `--set` overrides only.
 
-The recipe (`pipelines/recipes/tiny/quickstart.yaml`) names placeholder dataset repos; the quickstart publishes its
-own (`<ns>/nebula-sft`, `<ns>/nebula-rl`) and rewrites every dataset entry to them with overrides such as
+The recipe (`pipelines/recipes/tiny/quickstart.yaml`) names the default dataset repos (`local/nebula-sft`,
+`local/nebula-rl` at v1.0.0); the quickstart publishes its own (`<ns>/nebula-sft`, `<ns>/nebula-rl`, with a size suffix
+for non-default sizes) and rewrites every dataset entry to them with overrides such as
 `stages.ins_sft.phases.0.datasets.1.repo=local/nebula-sft`. A dataset repo of the recipe read only by SFT stages is
 the SFT corpus; one read only by on-policy stages (GRPO, OPD, MOPD: they need prompts, not responses) is the RL pool.
 

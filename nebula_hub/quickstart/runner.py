@@ -51,7 +51,8 @@ class QuickstartOptions:
     Pieces:
         sets: `GROUP.KEY=VALUE` overrides for `sft` (pipelines/sft_corpus.yaml), `rl` (pipelines/rl_pool.yaml),
         `recipe` (the training recipe) and `eval` (eval settings), applied after the size's.
-        sft_config, rl_config, recipe: the configs (default: the bundled ones).
+        sft_config, rl_config, recipe: the configs (default: the bundled ones). accelerate_config: train under
+        `accelerate launch --config_file` (multi-GPU, DeepSpeed, FSDP) instead of one process.
     Output:
         space: start the Space at the end (False: print the command); space_port: its port. verbose: show the
         stages' own output instead of writing it to `<workdir>/logs/`.
@@ -68,6 +69,7 @@ class QuickstartOptions:
     sft_config: str | Path | None = None
     rl_config: str | Path | None = None
     recipe: str | Path | None = None
+    accelerate_config: str | Path | None = None
     verbose: bool = False
 
     def __post_init__(self):
@@ -325,6 +327,7 @@ def run_quickstart(options: QuickstartOptions, print_fn=print) -> QuickstartResu
         "sft_config": sft_config,
         "rl_config": rl_config,
         "recipe": recipe,
+        "accelerate_config": str(options.accelerate_config) if options.accelerate_config else None,
         "train_groups": groups,
         "user_sets": options.user_sets(),
         "overwrite": overwrite,

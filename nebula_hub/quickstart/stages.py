@@ -171,6 +171,7 @@ def train(ctx: dict[str, Any], stages: list[str]) -> dict[str, Any]:
         resume=True,  # the training piece's own resume: finished phases and pushed stages are skipped
         stages=stages,
         overwrite=ctx.get("overwrite", False),
+        accelerate_config=ctx.get("accelerate_config"),
     )
     missing = [s for s in stages if s not in result.pushed]
     if missing:

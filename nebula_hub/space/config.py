@@ -7,7 +7,7 @@ the base the benchmark deltas are taken against, and arena defaults. Read from a
       - {repo: local/nebula-tiny-quickstart, revision: quickstart-ins_sft, label: Ins-SFT}
       - local/nebula-tiny-quickstart@quickstart-grpo          # the short form: repo@revision
     datasets:
-      - {repo: local/nebula-quickstart-sft, revision: v0.1.0}
+      - {repo: local/nebula-sft, revision: v1.0.0}
     base: base                                                 # a label or repo@revision of a checkpoint above
     arena: {max_new_tokens: 64, temperature: 0.7}
 
@@ -77,7 +77,7 @@ class DatasetRef:
     """A curated dataset version: `repo` (dataset repo id), `revision` (tag such as v0.1.0, branch or sha; defaults to
     the latest `vX.Y.Z` tag, else main), `label`."""
 
-    repo: str = field(default="", metadata={"help": "Dataset repo id, e.g. local/nebula-quickstart-sft."})
+    repo: str = field(default="", metadata={"help": "Dataset repo id, e.g. local/nebula-sft."})
     revision: str | None = field(default=None, metadata={"help": "Tag, branch or sha (default: latest vX.Y.Z tag)."})
     label: str | None = field(default=None, metadata={"help": "Name shown in the Space (default: repo@revision)."})
 

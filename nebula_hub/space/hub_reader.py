@@ -286,7 +286,7 @@ def read_dataset(api, ref: DatasetRef) -> DatasetInfo:
     """Resolve a dataset version (default: its latest `vX.Y.Z` tag) and read its stats, manifest and configs.
 
     Example:
-        >>> info = read_dataset(api, DatasetRef("local/nebula-quickstart-sft"))  # doctest: +SKIP
+        >>> info = read_dataset(api, DatasetRef("local/nebula-sft"))  # doctest: +SKIP
         >>> info.revision, info.stats["totals"]                                  # doctest: +SKIP
         ('v0.1.0', {'input': 120, 'curated': 96, 'rejected': 24})
     """

@@ -59,7 +59,7 @@ def test_the_recipe_reads_the_published_datasets_at_their_tags(size):
 
 def test_a_dataset_read_by_sft_and_on_policy_stages_is_refused():
     data = read_yaml(RECIPE)
-    data["stages"]["grpo"]["datasets"][0]["repo"] = "local/nebula-quickstart-sft"
+    data["stages"]["grpo"]["datasets"][0]["repo"] = data["stages"]["ins_sft"]["phases"][0]["datasets"][0]["repo"]
     with pytest.raises(NebulaError, match="read by SFT and by on-policy stages") as info:
         dataset_roles(data)
     assert "own repo" in info.value.hint
@@ -126,3 +126,25 @@ def test_restart_removes_only_quickstart_outputs(tmp_path):
     (tmp_path / "my-notes.txt").write_text("keep me")
     _restart(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["my-notes.txt"]
+
+
+def test_train_stage_forwards_the_accelerate_config(monkeypatch, tmp_path):
+    """`quickstart --accelerate-config` reaches train_and_push, so the real recipe can run on several GPUs."""
+    import nebula_hub.train as train_pkg
+    from nebula_hub.quickstart import stages
+
+    seen = {}
+
+    class Result:
+        run_dir = tmp_path
+        pushed = {"ins_sft": {"sha": "abc"}}
+
+    def fake_train_and_push(recipe, **kwargs):
+        seen.update(kwargs, recipe=recipe)
+        return Result()
+
+    monkeypatch.setattr(train_pkg, "train_and_push", fake_train_and_push)
+    monkeypatch.setattr(stages, "recipe_overrides", lambda ctx: ["seed=1"])
+    ctx = {"recipe": str(RECIPE), "hub": None, "accelerate_config": "pipelines/accelerate/zero3.yaml"}
+    assert stages.train(ctx, ["ins_sft"])["pushed"] == {"ins_sft": {"sha": "abc"}}
+    assert seen["accelerate_config"] == "pipelines/accelerate/zero3.yaml" and seen["overrides"] == ["seed=1"]
