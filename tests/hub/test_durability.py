@@ -6,11 +6,8 @@ import signal
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from huggingface_hub import CommitOperationAdd
-from huggingface_hub.errors import HfHubHTTPError
 
 from nebula_hub.hub import ensure_local_hub, get_api
 
@@ -91,23 +88,52 @@ def test_kill_during_large_upload_keeps_previous_commit(tmp_path):
         hub2.stop()
 
 
+_WRITER = """
+import json, sys
+from huggingface_hub import CommitOperationAdd, HfApi
+from huggingface_hub.errors import HfHubHTTPError
+endpoint, token, repo, i, parent = sys.argv[1:6]
+api = HfApi(endpoint=endpoint, token=token)
+ops = [CommitOperationAdd(f"{prefix}{i}/part-{j}.txt", f"{i}-{j}".encode()) for j in range(3)]
+try:
+    oid = api.create_commit(repo, ops, commit_message=f"writer {i}", parent_commit=parent or None).oid
+    print(json.dumps({"oid": oid}))
+except HfHubHTTPError as err:
+    print(json.dumps({"status": err.response.status_code, "message": str(err)[:300]}))
+"""
+
+
+def _race(local_hub, repo, prefix, parent=None):
+    """Start 8 writer processes at once (separate processes, as separate users' jobs would be); their results."""
+    import json
+    import subprocess
+    import sys
+
+    code = _WRITER.replace("{prefix}", prefix)
+    env = {**os.environ, "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, local_hub.endpoint, local_hub.token, repo, str(i), parent or ""],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        for i in range(8)
+    ]  # fmt: skip
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
 def test_eight_concurrent_writers_on_one_branch(local_hub):
     api = local_hub.api()
     repo = local_hub.repo_id("concurrent")
     api.create_repo(repo)
     start = api.model_info(repo).sha
 
-    def write(i):
-        # each writer uses its own HfApi (own connection pool), like separate processes would
-        mine = local_hub.api()
-        return mine.create_commit(
-            repo,
-            [CommitOperationAdd(f"w{i}/part-{j}.txt", f"{i}-{j}".encode()) for j in range(3)],
-            commit_message=f"writer {i}",
-        ).oid
-
-    with ThreadPoolExecutor(8) as pool:
-        shas = list(pool.map(write, range(8)))
+    results = _race(local_hub, repo, "w")
+    shas = [r["oid"] for r in results]
     history = api.list_repo_commits(repo)
     assert {c.commit_id for c in history} >= set(shas) and len(history) == 9
     assert history[-1].commit_id == start
@@ -116,23 +142,10 @@ def test_eight_concurrent_writers_on_one_branch(local_hub):
 
     # with a parent_commit, only one of 8 racing writers wins; the others get 412 and nothing is lost
     head = api.model_info(repo).sha
-
-    def write_with_parent(i):
-        try:
-            return (
-                local_hub.api()
-                .create_commit(
-                    repo, [CommitOperationAdd(f"p{i}.txt", b"x")], commit_message=f"p{i}", parent_commit=head
-                )
-                .oid
-            )
-        except HfHubHTTPError as err:
-            assert err.response.status_code == 412 and "A commit has happened since" in str(err)
-            return None
-
-    with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(write_with_parent, range(8)))
-    winners = [r for r in results if r]
-    assert len(winners) == 1
+    results = _race(local_hub, repo, "p", parent=head)
+    winners = [r["oid"] for r in results if "oid" in r]
+    assert len(winners) == 1, results
+    losers = [r for r in results if "oid" not in r]
+    assert all(r["status"] == 412 and "A commit has happened since" in r["message"] for r in losers), losers
     assert api.list_repo_commits(repo)[0].commit_id == winners[0]
     assert len(api.list_repo_commits(repo)) == 10
