@@ -39,3 +39,35 @@ def verify_code(response: str, tests, timeout_s: float) -> VerificationResult:
     if code is None:  # no fenced block: the registry's rules (whole response as the program, or unparsable)
         return get_verifier("code")(response, tests)
     return run_tests(code, tests, timeout=timeout_s)
+
+
+def verify_code_many(items: list[tuple[str, object]], timeout_s: float) -> list[VerificationResult]:
+    """`verify_code(response, tests, timeout_s)` for many pairs, the sandboxed runs spread over the pool's workers.
+
+    Each result equals what `verify_code` gives for its pair; the programs of fenced responses run in one
+    `verify_code_batch` call (all sandbox workers busy at once) instead of one round trip after another.
+
+    Example:
+        >>> [r.verdict for r in verify_code_many([("```python\\nx = 1\\n```", "assert x == 1"), ("no", "assert 0")], 5)]
+        ['pass', 'fail']
+    """
+    from nebula_hub.verify.code import extract_code, verify_code_batch
+
+    results: list[VerificationResult | None] = [None] * len(items)
+    batch, owners = [], []
+    for k, (response, tests) in enumerate(items):
+        code = extract_code(response)
+        if code is None:
+            results[k] = verify_code(response, tests, timeout_s)  # compile check or the registry's rules
+            continue
+        try:
+            compile(code, "<candidate>", "exec")
+        except (SyntaxError, ValueError):
+            results[k] = verify_code(response, tests, timeout_s)  # the same "not valid Python" verdict
+            continue
+        batch.append((code, tests))
+        owners.append(k)
+    if batch:
+        for k, result in zip(owners, verify_code_batch(batch, timeout=timeout_s, progress=False), strict=True):
+            results[k] = result
+    return results

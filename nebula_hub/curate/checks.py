@@ -105,12 +105,24 @@ def language_check(answer: str, prompt: str) -> dict:
     return verdict("language", False, detail=f"prompt is {want!r} but the response is {got!r}")
 
 
-def correctness_check(task: str, text: str, reference: dict, prompt: str, cfg) -> dict | None:
-    """The verifier for the record's reference, or None when there is nothing to check against."""
+def needs_code_check(reference: dict) -> bool:
+    """Whether `correctness_check` runs the record's code tests (not multiple choice, has tests)."""
+    return not (reference.get("choices") and reference.get("answer") is not None) and bool(reference.get("tests"))
+
+
+def correctness_check(
+    task: str, text: str, reference: dict, prompt: str, cfg, code_result: dict | None = None
+) -> dict | None:
+    """The verifier for the record's reference, or None when there is nothing to check against.
+
+    `code_result` is this response's code verdict when it was computed ahead in a batch (`code_checks`).
+    """
     _, answer = split_answer(text)
     if reference.get("choices") and reference.get("answer") is not None:
         return multiple_choice_check(answer, reference["answer"], reference["choices"])
     if reference.get("tests"):
+        if code_result is not None:
+            return code_result
         return code_check(answer, reference["tests"], cfg.code_timeout_s)
     if reference.get("constraints"):
         from nebula_hub.verify.ifeval import check_constraints
@@ -131,6 +143,13 @@ def code_check(answer: str, tests, timeout_s: float) -> dict:
     from nebula_hub.curate._verifiers import verify_code
 
     return _from_result(verify_code(answer, tests, timeout_s))
+
+
+def code_checks(pairs: list[tuple[str, object]], timeout_s: float) -> list[dict]:
+    """`code_check(answer, tests, timeout_s)` for many (answer, tests) pairs at once (sandbox runs in parallel)."""
+    from nebula_hub.curate._verifiers import verify_code_many
+
+    return [_from_result(r) for r in verify_code_many(pairs, timeout_s)]
 
 
 def multiple_choice_check(answer: str, gold, choices: list[str]) -> dict:

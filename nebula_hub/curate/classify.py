@@ -110,6 +110,10 @@ class TaskClassifier(PipelineStep):
         self.cache_dir = cache_dir
         self.batch_size = batch_size
 
+    def warm_up(self) -> None:
+        """Load the language profiles (before worker processes fork, so they share them)."""
+        prompt_language("Warm-up text long enough for the language detector to look at it.")
+
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         generator = None
         if self.model is not None:

@@ -22,11 +22,14 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from nebula_hub.curate.checks import (
+    code_checks,
     correctness_check,
     final_answer,
     format_check,
     majority_check,
+    needs_code_check,
     quality_checks,
+    split_answer,
     verdict,
 )
 from nebula_hub.curate.document import refresh, reject
@@ -50,7 +53,8 @@ class CrossVerifyFilter(BaseFilter):
         self._judge = None
 
     def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
-        checked = [self.check_candidates(doc) for doc in batch]
+        code = self._code_results(batch)
+        checked = [self.check_candidates(doc, code.get(id(doc))) for doc in batch]
         if self.config.judge is not None:
             self._add_judge_scores(batch, checked)
         return [self.decide(doc, cands) for doc, cands in zip(batch, checked, strict=False)]
@@ -58,21 +62,46 @@ class CrossVerifyFilter(BaseFilter):
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         return self.filter_batch([doc])[0]
 
-    def check_candidates(self, doc: Document) -> list[dict]:
+    def warm_up(self) -> None:
+        """Load the language profiles and math-verify's parsers (before worker processes fork, so they share them)."""
+        from nebula_hub.curate.checks import language_check, math_check
+
+        language_check("Warm-up text long enough for the language detector to look at it. " * 2, "Warm-up prompt " * 8)
+        math_check("The answer is $\\boxed{2}$.", "2")
+
+    def _code_results(self, batch: list[Document]) -> dict[int, list[dict]]:
+        """The code verdicts of every candidate of the batch's code records, run together over the sandbox workers:
+        {id(doc): [verdict per candidate]}, in the order `check_candidates` sees the candidates."""
+        owners, pairs = [], []
+        for doc in batch:
+            reference = doc.metadata.get("reference") or {}
+            if needs_code_check(reference):
+                answers = [split_answer(c["text"] or "")[1] for c in _candidates(doc.metadata)]
+                owners.append((id(doc), len(answers)))
+                pairs.extend((a, reference["tests"]) for a in answers)
+        if not pairs:
+            return {}
+        results = iter(code_checks(pairs, self.config.code_timeout_s))
+        return {key: [next(results) for _ in range(n)] for key, n in owners}
+
+    def check_candidates(self, doc: Document, code_results: list[dict] | None = None) -> list[dict]:
         md = doc.metadata
         task = (md.get("task") or {}).get("label", "general")
         reference = md.get("reference") or {}
         prompt = doc.text
-        candidates = md.pop("candidates", None) or [{"origin": "source", "text": _last_assistant(md["messages"])}]
+        candidates = _candidates(md)
+        md.pop("candidates", None)
         teacher = [c for c in candidates if c["origin"] == "teacher"]
         answers = [final_answer(task, c["text"], reference) for c in teacher] if len(teacher) >= 2 else []
-        for cand in candidates:
+        for k, cand in enumerate(candidates):
             text = cand["text"] or ""
             checks = [
                 format_check(text, cand.get("finish_reason"), self.config),
                 *quality_checks(text, prompt, self.config),
             ]
-            correct = correctness_check(task, text, reference, prompt, self.config)
+            correct = correctness_check(
+                task, text, reference, prompt, self.config, code_results[k] if code_results else None
+            )
             if correct is not None:
                 checks.append(correct)
             if cand["origin"] == "teacher" and answers and any(a is not None for a in answers):
@@ -170,6 +199,10 @@ class CrossVerifyFilter(BaseFilter):
                     f"judge score {mean:.1f} (min {self.config.judge_min_score})",
                 )
             )
+
+
+def _candidates(md: dict) -> list[dict]:
+    return md.get("candidates") or [{"origin": "source", "text": _last_assistant(md["messages"])}]
 
 
 def _last_assistant(messages: list[dict]) -> str:

@@ -5,6 +5,10 @@ and redoes unfinished ones from the start of their shard). `run_stages` starts t
 dependencies first. The task count is pinned in `OUTPUT/work/run.json`: resuming with another `--tasks` would shard
 records differently, so it is refused.
 
+The local executor forks its workers (datatrove defaults to forkserver, which re-imports every module in every
+worker of every stage); before forking, steps with a `warm_up()` method load their read-only resources (language
+profiles, verifier imports) once in the parent, so the workers share them.
+
 Example:
     >>> stages = [Stage("prepare", [reader, writer], tasks=2), Stage("sample", [sampler], tasks=1)]  # doctest: +SKIP
     >>> run_stages(stages, Path("outputs/sft"), ExecutorConfig(workers=2))                          # doctest: +SKIP
@@ -37,6 +41,9 @@ def make_executor(stage: Stage, root: Path, ex, depends=None):
             logging_dir=logging_dir,
             depends=depends,
             skip_completed=True,
+            # fork, not datatrove's default forkserver: workers inherit the parent's imported modules (datatrove,
+            # the curation steps) instead of re-importing them for every stage's pool
+            start_method="fork",
         )
     if ex.kind == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
@@ -109,6 +116,13 @@ def run_stages(stages: list[Stage], root: Path, ex) -> None:
     executor = None
     for stage in stages:
         executor = make_executor(stage, root, ex, depends=executor)
+    if ex.kind == "local" and ex.workers > 1 and not all(map(executor.is_rank_completed, range(executor.world_size))):
+        # forked workers inherit what the parent loaded: load shared read-only resources (language profiles,
+        # verifier imports) once here rather than once per worker per stage
+        for stage in stages:
+            for step in stage.pipeline:
+                if hasattr(step, "warm_up"):
+                    step.warm_up()
     if ex.kind == "ray":
         import ray
 

@@ -166,3 +166,14 @@ def test_kill_and_resume_gives_the_uninterrupted_output(sft_run, tmp_path):
         except json.JSONDecodeError:
             pass  # a line torn by the kill; it is regenerated
     assert len(keys) == len(set(keys)), "a saved generation was generated again"
+
+
+@pytest.mark.slow
+def test_two_forked_workers_give_the_one_worker_output(sft_run, tmp_path):
+    config, reference = sft_run
+    out = tmp_path / "out"
+    done = subprocess.run([*_cli(config, out), "--workers", "2"], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _snapshot(out) == _snapshot(reference)
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["funnel"] == json.loads((reference / "stats.json").read_text())["funnel"]

@@ -175,3 +175,40 @@ def test_sampler_spreads_over_clusters_and_is_deterministic():
     prompts = {d.text for d in kept}
     assert all(d.text in prompts for d in rare), "rare prompts were crowded out by the templated family"
     assert [d.id for d in kept] == [d.id for d in DiversitySampler(cfg).run(list(reversed(family + rare)))]
+
+
+def test_batched_code_checks_equal_one_by_one_checks():
+    from nebula_hub.curate.checks import code_check, code_checks
+
+    tests = {"kind": "assert", "assert_code": "assert f(2) == 4"}
+    answers = [
+        "```python\ndef f(x):\n    return 2 * x\n```",  # passes
+        "```python\ndef f(x):\n    return x + 1\n```",  # fails a test
+        "```python\ndef f(x) return\n```",  # fenced, not Python
+        "def f(x):\n    return x * x",  # no fence: the whole text is the program
+        "I do not know.",  # no fence, not Python
+        "```python\ndef f(x):\n",  # unclosed fence
+    ]
+    batched = code_checks([(a, tests) for a in answers], 5.0)
+    single = [code_check(a, tests, 5.0) for a in answers]
+    assert [v["verdict"] for v in batched] == ["pass", "fail", "fail", "pass", "fail", "fail"]
+    strip = lambda vs: [{k: v[k] for k in ("verifier", "verdict", "score")} for v in vs]  # noqa: E731
+    assert strip(batched) == strip(single)
+
+
+def test_a_batch_with_code_and_teacher_candidates_decides_as_one_by_one():
+    tests = {"kind": "assert", "assert_code": "assert f(2) == 4"}
+    good, bad = "```python\ndef f(x):\n    return 2 * x\n```", "```python\ndef f(x):\n    return x\n```"
+
+    def docs():
+        return [
+            _doc("Double it", bad, "code", {"tests": tests}, [{"origin": "teacher", "text": good}]),
+            _doc("Double it too", bad, "code", {"tests": tests}),
+            _doc("What is 2+2?", "The answer is $\\boxed{4}$.", "math", {"answer": "4"}),
+            _doc("Double it again", good, "code", {"tests": tests}, [{"origin": "teacher", "text": bad}] * 2),
+        ]
+
+    step = CrossVerifyFilter(VerifyConfig())
+    batch, alone = docs(), docs()
+    assert step.filter_batch(batch) == [step.filter(d) for d in alone] == [True, (False, "failed_code"), True, True]
+    assert [d.metadata for d in batch] == [d.metadata for d in alone]
