@@ -17,6 +17,12 @@ Isolation (`MODE`):
   directory; leftovers are found by a marker environment variable in /proc and killed. Best effort: native code can
   bypass an audit hook, which the result reports.
 
+Time limits: each test gets `timeout` seconds of charged time (wall-clock time minus the time the run waited for a
+CPU, from the scheduler's statistics), so a loaded machine does not turn a correct program into a timeout; the
+whole run also has a CPU-time rlimit and a hard wall-clock cap. Any failure of the worker itself (a refused fork, a
+bug) is reported as `{"error": ...}` after releasing everything the run took; the worker keeps serving, and the
+host pool retries such runs (`nebula_hub.verify.sandbox.infrastructure_failure`).
+
 The harness reports each test's outcome on a private pipe, every line tagged with a per-run nonce, and ends with a
 `done` line; the worker forwards these events unchanged and the host decides the verdict. A program that exits early
 (`os._exit(0)`), dies by a signal or prints fake results on stdout therefore never reads as a pass.
@@ -82,8 +88,11 @@ def read_frame(stream):
 
 
 def write_frame(stream, obj):
-    data = json.dumps(obj).encode()
-    stream.write(struct.pack(">I", len(data)) + data)
+    payload = json.dumps(obj).encode()
+    data = memoryview(struct.pack(">I", len(payload)) + payload)
+    # With `-u` stdout is a raw FileIO whose write() may write only part of a large report: loop until all is out.
+    while data:
+        data = data[stream.write(data) :]
     stream.flush()
 
 
@@ -438,6 +447,9 @@ def _child_main(job, nonce, mode, fds, uid):
         os.environ.clear()
         os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
                            "LANG": "C.UTF-8"})
+        import tempfile
+
+        tempfile.tempdir = None  # the worker cached its own temp folder: programs get their working directory
         import io
 
         sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
@@ -500,57 +512,143 @@ def _reap_descendants(child):
 
 
 # ----------------------------------------------------------------------------------------------------- job runner
-def run_job(job, mode, uid):
-    """Fork a monitor that forks the isolated child; collect events, output and exit status within the limits."""
-    nonce = os.urandom(16).hex()
-    res_r, res_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    ctl_r, ctl_w = os.pipe()  # monitor -> worker: the child's pid, on a pipe the child closes before any candidate code
-    if mode == "guard":
-        import tempfile
+_PROC_FD = None  # the host's /proc, opened before the chroot (namespace mode has no /proc of its own)
 
-        job["workdir"] = tempfile.mkdtemp(prefix="nebula-sbx-")
-    start = time.monotonic()
-    monitor = os.fork()
-    if monitor == 0:  # monitor: new PID namespace (namespace mode), waits for the child, cleans up, exits
-        try:
-            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-            _prctl(PR_SET_CHILD_SUBREAPER, 1)
-            for fd in (res_r, out_r, err_r, ctl_r):
-                os.close(fd)
-            if mode == "namespace":
-                _check(_libc.unshare(CLONE_NEWPID | CLONE_NEWNS), "unshare(pid, mount)")
-            child = os.fork()
-            if child == 0:
-                _child_main(job, nonce, mode, {"res": res_w, "out": out_w, "err": err_w}, uid)
-            os.write(ctl_w, f"{child}\n".encode())
-            for fd in (res_w, out_w, err_w, ctl_w):
-                os.close(fd)
-            _, status = os.waitpid(child, 0)
-            if mode == "guard":  # in namespace mode the kernel already killed the whole PID namespace
-                _reap_descendants(child)
-            os._exit(os.waitstatus_to_exitcode(status) & 0xFF if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
-        except BaseException as e:  # noqa: BLE001
+
+def _run_delay(pid):
+    """Nanoseconds `pid` (its main thread) has spent runnable but waiting for a CPU (`/proc/PID/schedstat`, field 2);
+    `None` when unreadable (process gone, or a kernel without schedstats)."""
+    try:
+        fd = os.open(f"{pid}/schedstat", os.O_RDONLY, dir_fd=_PROC_FD) if _PROC_FD is not None else os.open(
+            f"/proc/{pid}/schedstat", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return int(os.read(fd, 256).split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+
+
+class _Clock:
+    """The run's charged time: wall-clock time minus the time its process waited for a CPU it was ready to use.
+
+    Wall-clock limits alone turn a correct program into a "timeout" when the machine is loaded (ten runnable
+    processes on two cores give each a fifth of a core), so the time limit charges the run only for the time it
+    could have used: running, sleeping or blocked on I/O count, waiting in the run queue does not. A program that
+    sleeps or spins is still stopped after `timeout` seconds; a hard wall-clock cap (`WALL_FACTOR` times the budget)
+    bounds a run whatever the load.
+    """
+
+    def __init__(self, start):
+        self.start, self.pid, self.base, self.delay = start, None, 0, 0
+
+    def attach(self, pid):
+        self.pid = pid
+        self.base = _run_delay(pid) or 0  # run-queue time before the candidate existed is not the candidate's
+
+    def charged(self, now):
+        if self.pid is not None:
+            d = _run_delay(self.pid)
+            if d is not None and d >= self.base:
+                self.delay = max(self.delay, d - self.base)
+        return max(0.0, (now - self.start) - self.delay / 1e9)
+
+
+WALL_FACTOR = 10.0
+
+
+def run_job(job, mode, uid):
+    """Fork a monitor that forks the isolated child; collect events, output and exit status within the limits.
+
+    Every resource taken here (pipes, pidfd, the monitor process, guard mode's working folder) is released on every
+    path, errors included, so a failing run never degrades the worker for the next one."""
+    nonce = os.urandom(16).hex()
+    fds = []  # every fd this run opened and has not closed yet
+    monitor = None
+    monitor_status = None
+    try:
+        for _ in range(4):
+            fds.extend(os.pipe())
+        res_r, res_w, out_r, out_w, err_r, err_w, ctl_r, ctl_w = fds
+        if mode == "guard":
+            import tempfile
+
+            job["workdir"] = tempfile.mkdtemp(prefix="nebula-sbx-")
+        start = time.monotonic()
+        monitor = os.fork()
+        if monitor == 0:  # monitor: new PID namespace (namespace mode), waits for the child, cleans up, exits
             try:
-                os.write(2, f"sandbox monitor failed: {e!r}\n".encode())
+                _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+                _prctl(PR_SET_CHILD_SUBREAPER, 1)
+                for fd in (res_r, out_r, err_r, ctl_r):
+                    os.close(fd)
+                if mode == "namespace":
+                    _check(_libc.unshare(CLONE_NEWPID | CLONE_NEWNS), "unshare(pid, mount)")
+                child = os.fork()
+                if child == 0:
+                    _child_main(job, nonce, mode, {"res": res_w, "out": out_w, "err": err_w}, uid)
+                os.write(ctl_w, f"{child}\n".encode())
+                for fd in (res_w, out_w, err_w, ctl_w):
+                    os.close(fd)
+                _, status = os.waitpid(child, 0)
+                if mode == "guard":  # in namespace mode the kernel already killed the whole PID namespace
+                    _reap_descendants(child)
+                os._exit(os.waitstatus_to_exitcode(status) & 0xFF if os.WIFEXITED(status)
+                         else 128 + os.WTERMSIG(status))
+            except BaseException as e:  # noqa: BLE001
+                try:
+                    os.write(2, f"sandbox monitor failed: {e!r}\n".encode())
+                except OSError:
+                    pass
+                os._exit(250)
+        for fd in (res_w, out_w, err_w, ctl_w):
+            os.close(fd)
+            fds.remove(fd)
+        pidfd = os.pidfd_open(monitor)
+        fds.append(pidfd)
+        fds.remove(ctl_r)
+        with os.fdopen(ctl_r, "rb") as ctl:
+            line = ctl.readline().strip()
+        child_pid = int(line) if line.isdigit() else None
+        report, monitor_status = _collect(job, nonce, monitor, pidfd, child_pid, start, res_r, out_r, err_r, fds)
+        return report
+    finally:
+        for fd in fds:
+            try:
+                os.close(fd)
             except OSError:
                 pass
-            os._exit(250)
-    for fd in (res_w, out_w, err_w, ctl_w):
-        os.close(fd)
-    with os.fdopen(ctl_r, "rb") as ctl:
-        line = ctl.readline().strip()
-    child_pid = int(line) if line.isdigit() else None
+        if monitor and monitor_status is None:  # an error left the monitor running: end it, reap it
+            try:
+                os.kill(monitor, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.waitpid(monitor, 0)
+            except ChildProcessError:
+                pass
+        if mode == "guard" and job.get("workdir"):
+            import shutil
+
+            shutil.rmtree(job["workdir"], ignore_errors=True)
+
+
+def _collect(job, nonce, monitor, pidfd, child_pid, start, res_r, out_r, err_r, fds):
+    """Read the run's events and output until its monitor exits; kill it when it exceeds its limits."""
     lim = job["limits"]
     n_tests = max(1, job.get("n_tests", 1))
     per_test, total = float(job["timeout"]), float(job["timeout"]) * n_tests + 1.0
+    wall_cap = start + WALL_FACTOR * (total + 2.0)
+    clock = _Clock(start)
+    if child_pid:
+        clock.attach(child_pid)
     events, bad_lines = [], 0
     out_buf, err_buf, res_buf = bytearray(), bytearray(), bytearray()
     out_total = 0
-    killed_for, ready_at = None, None
-    last_progress = start
-    pidfd = os.pidfd_open(monitor)
+    killed_for, ready = None, False
+    last_progress = 0.0  # charged seconds at the last event
     open_fds = {res_r, out_r, err_r}
     tag = nonce.encode() + b" "
     monitor_status = None
@@ -567,18 +665,24 @@ def run_job(job, mode, uid):
 
     while True:
         now = time.monotonic()
-        deadline = min(last_progress + per_test + (2.0 if ready_at is None else 0.0), start + total + 2.0)
-        if killed_for is None and now > deadline:
-            killed_for = "timeout"
-            kill()
-        wait = max(0.0, deadline - now) if killed_for is None else 0.5
+        if killed_for is None and monitor_status is None:
+            charged = clock.charged(now)
+            allowed = min(last_progress + per_test + (0.0 if ready else 2.0), total + 2.0)
+            if charged > allowed or now > wall_cap:
+                killed_for = "timeout"
+                kill()
+            # Wake up when the budget could run out at the earliest (charged time never runs faster than the clock).
+            wait = min(max(0.01, allowed - charged), max(0.01, wall_cap - now), 0.5)
+        else:
+            wait = 0.5
         watch = list(open_fds) + ([pidfd] if monitor_status is None else [])
         if not watch:
             break
-        readable, _, _ = select.select(watch, [], [], min(wait, 0.5))
+        readable, _, _ = select.select(watch, [], [], wait)
         if pidfd in readable and monitor_status is None:
             _, status = os.waitpid(monitor, 0)
             monitor_status = status
+            fds.remove(pidfd)
             os.close(pidfd)
             # Everything inside is dead now; drain what is buffered without waiting for EOF forever.
             for fd in list(open_fds):
@@ -593,6 +697,7 @@ def run_job(job, mode, uid):
             if not chunk:
                 if chunk is not None or monitor_status is not None:
                     open_fds.discard(fd)
+                    fds.remove(fd)
                     os.close(fd)
                 continue
             if fd == out_r:
@@ -618,8 +723,8 @@ def run_job(job, mode, uid):
                             bad_lines += 1
                             continue
                         if ev.get("event") == "ready":
-                            ready_at = time.monotonic()
-                        last_progress = time.monotonic()
+                            ready = True
+                        last_progress = clock.charged(time.monotonic())
                         events.append(ev)
                     else:
                         bad_lines += 1
@@ -628,14 +733,8 @@ def run_job(job, mode, uid):
                         bad_lines += 1
         if monitor_status is not None and not readable:
             break
-    for fd in open_fds:
-        os.close(fd)
-    if mode == "guard":
-        import shutil
-
-        shutil.rmtree(job["workdir"], ignore_errors=True)
     exit_code = os.waitstatus_to_exitcode(monitor_status) if monitor_status is not None else None
-    return {
+    report = {
         "events": events,
         "exit_code": exit_code,  # the child's exit code, or 128 + signal number
         "killed_for": killed_for,
@@ -644,10 +743,13 @@ def run_job(job, mode, uid):
         "stdout_bytes": out_total,
         "stderr_tail": err_buf.decode("utf-8", "replace")[-4000:],
         "seconds": time.monotonic() - start,
+        "cpu_wait_seconds": clock.delay / 1e9,  # time the run was ready to run but got no CPU (machine load)
     }
+    return report, monitor_status
 
 
 def main():
+    global _PROC_FD
     mode = sys.argv[1]
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # No PR_SET_PDEATHSIG here: it fires when the *thread* that started us ends (pools start workers from threads).
@@ -655,6 +757,8 @@ def main():
     uid = 2_000_000 + os.getpid()  # a uid of our own: rlimits on processes count per uid
     try:
         if mode == "namespace":
+            # Kept for reading the runs' scheduler statistics; every run's child closes it before any candidate code.
+            _PROC_FD = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)
             setup_namespace_root()
         write_frame(stdout, {"ready": True, "mode": mode, "uid": uid if mode == "namespace" else os.getuid()})
     except OSError as e:
@@ -667,8 +771,10 @@ def main():
             return
         try:
             report = run_job(job, mode, uid)
-        except OSError as e:
-            report = {"error": f"sandbox worker failed: {e}", "errno": errno.errorcode.get(e.errno, "")}
+        except Exception as e:  # noqa: BLE001 - whatever failed, the worker reports it and serves the next run
+            err = getattr(e, "errno", None)
+            report = {"error": f"sandbox worker failed: {type(e).__name__}: {e}"[:500],
+                      "errno": errno.errorcode.get(err, "") if isinstance(err, int) else ""}
         report["id"] = job.get("id")
         write_frame(stdout, report)
 

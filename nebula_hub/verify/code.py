@@ -32,7 +32,7 @@ from nebula_hub.verify.result import VerificationResult
 from nebula_hub.verify.sandbox import SandboxPool, default_pool
 
 
-DEFAULT_TIMEOUT = 10.0  # seconds of wall-clock time per test
+DEFAULT_TIMEOUT = 10.0  # seconds per test, not counting time spent waiting for a CPU (see _sandbox_zygote._Clock)
 
 
 @dataclass
@@ -375,6 +375,7 @@ def _grade(spec: CodeTests, reports: list[dict], isolation: str) -> Verification
         head + (": " + "; ".join(details[:3]) if details else ""),
         extra={"passed": passed, "total": n, "tests": per_test, "kind": spec.kind, "isolation": isolation,
                "seconds": sum(r.get("seconds", 0.0) for r in reports),
+               "attempts": max((r.get("attempts", 1) for r in reports), default=0),
                "stderr_tail": (reports[0].get("stderr_tail") or "")[-1000:] if reports else ""},
     )
 
@@ -387,7 +388,8 @@ def verify_code(code: str, tests: Any, *, fn_name: str | None = None, timeout: f
         code (`str`): the Python program.
         tests: the tests (assert code, stdin/stdout cases or function-call cases).
         fn_name (`str`, *optional*): the function to call for call cases without their own `fn_name`.
-        timeout (`float`, *optional*): wall-clock seconds per test, defaults to 10.
+        timeout (`float`, *optional*): seconds per test, defaults to 10. Time the program spent waiting for a CPU
+            on a loaded machine is not counted (a hard cap of 10 times the budget in wall-clock time is).
         pool (`SandboxPool`, *optional*): workers to use, defaults to a shared pool with one worker per CPU.
 
     Example:

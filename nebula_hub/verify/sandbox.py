@@ -19,6 +19,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -116,16 +117,30 @@ class SandboxWorker:
         self.uid = hello.get("uid")
 
     def _read(self) -> dict | None:
+        """One frame from the worker, or `None` when it ended or sent something that is not a whole frame."""
         head = self.proc.stdout.read(4)
         if len(head) < 4:
             return None
         (n,) = struct.unpack(">I", head)
-        return json.loads(self.proc.stdout.read(n))
+        body = self.proc.stdout.read(n)
+        if len(body) < n:
+            return None
+        try:
+            frame = json.loads(body)
+        except ValueError:
+            return None
+        return frame if isinstance(frame, dict) else None
 
     def run(self, job: dict) -> dict:
-        """Send one job, wait for its report; restarts the worker if it died."""
+        """Send one job, wait for its report. A worker that died, or answered out of turn, is restarted and the run
+        reported as an infrastructure failure (`{"error": ...}`), which the pool retries."""
         if self.proc is None or self.proc.poll() is not None:
-            self._start()
+            try:
+                self.close()
+                self._start()
+            except (NebulaError, OSError) as e:  # e.g. no free process slot on a saturated machine
+                self.close()
+                return {"error": f"the sandbox worker could not be restarted: {e}"}
         data = json.dumps(job).encode()
         try:
             self.proc.stdin.write(struct.pack(">I", len(data)) + data)
@@ -134,8 +149,13 @@ class SandboxWorker:
         except (BrokenPipeError, OSError):
             report = None
         if report is None:
+            status = self.proc.poll() if self.proc is not None else None
             self.close()
-            return {"error": "the sandbox worker died during the run (restarted for the next one)"}
+            how = f" (exit status {status})" if status is not None else ""
+            return {"error": f"the sandbox worker died during the run{how}; restarted for the next one"}
+        if report.get("id") != job.get("id"):  # out of step with the worker: nothing it says can be trusted
+            self.close()
+            return {"error": f"the sandbox worker answered run {report.get('id')!r} to run {job.get('id')!r}"}
         return report
 
     def close(self) -> None:
@@ -153,12 +173,39 @@ class SandboxWorker:
             self.proc = None
 
 
+def infrastructure_failure(report: dict[str, Any]) -> str | None:
+    """Why a run's report says nothing about the program (the sandbox failed, not the candidate), else `None`.
+
+    A run is the sandbox's failure when the worker reported an error (it died, could not fork, its monitor failed)
+    or when the run never reached the harness's `ready` event: until then no candidate code has run, so whatever
+    went wrong (a set-up step, a start-up slower than the time limit) is ours.
+
+    Example:
+        >>> infrastructure_failure({"error": "the sandbox worker died during the run"})
+        'the sandbox worker died during the run'
+        >>> infrastructure_failure({"events": [{"event": "ready"}], "killed_for": "timeout"}) is None
+        True
+    """
+    if "error" in report:
+        return str(report["error"])
+    if not any(e.get("event") == "ready" for e in report.get("events", [])):
+        what = "start-up exceeded the time limit" if report.get("killed_for") else "set-up failed"
+        return f"the sandbox could not start the run ({what}): {report.get('stderr_tail', '')[-300:].strip()}"
+    return None
+
+
 class SandboxPool:
     """Pre-started sandbox workers; `run_jobs` spreads jobs over them from threads (the work happens in the workers).
+
+    A run that failed because of the sandbox itself (see `infrastructure_failure`: a worker that died, a fork refused
+    on a saturated machine) is rerun on a fresh worker, up to `retries` times, before its report (with `"error"`)
+    is returned: callers see such errors only when the failure persists. `stats` counts runs, retries and errors.
 
     Args:
         workers (`int`, *optional*): number of workers, defaults to the number of CPUs.
         isolation (`str`, *optional*): `"auto"` (namespaces when allowed, else guard), `"namespace"` or `"guard"`.
+        limits (`SandboxLimits`, *optional*): resource limits of each run, defaults to `SandboxLimits()`.
+        retries (`int`, *optional*): reruns of a run the sandbox failed, defaults to 3.
 
     Example:
         >>> from nebula_hub.verify.sandbox import SandboxPool
@@ -169,7 +216,8 @@ class SandboxPool:
         'cba\\n'
     """
 
-    def __init__(self, workers: int | None = None, isolation: str = "auto", limits: SandboxLimits | None = None):
+    def __init__(self, workers: int | None = None, isolation: str = "auto", limits: SandboxLimits | None = None,
+                 retries: int = 3):
         if isolation not in ISOLATION_MODES:
             raise NebulaError(f"code sandbox: unknown isolation {isolation!r}", hint=f"use one of {ISOLATION_MODES}")
         self.isolation = detect_isolation() if isolation == "auto" else isolation
@@ -180,6 +228,8 @@ class SandboxPool:
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._closed = False
+        self.retries = max(0, int(retries))
+        self.stats = {"runs": 0, "retries": 0, "infra_errors": 0}  # infra_errors: failures still there after retries
 
     def _acquire(self) -> SandboxWorker:
         with self._lock:
@@ -190,20 +240,43 @@ class SandboxPool:
         return self._idle.get()
 
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Run one job on a free worker (blocks while all are busy)."""
+        """Run one job on a free worker (blocks while all are busy); reruns it when the sandbox failed it."""
         if self._closed:
             raise NebulaError("code sandbox: the pool is closed", hint="create a new SandboxPool")
-        job = {"id": next(self._ids), **job}
         limits = {**asdict(self.limits), **job.get("limits", {})}
         limits["cpu_seconds"] = float(job["timeout"]) * max(1, job.get("n_tests", 1))  # CPU budget of the whole run
-        job["limits"] = limits
-        worker = self._acquire()
-        try:
-            report = worker.run(job)
-        finally:
-            self._idle.put(worker)
+        failures = []
+        for attempt in range(1 + self.retries):
+            if attempt:
+                time.sleep(min(2.0, 0.1 * 2 ** (attempt - 1)))  # let a transient shortage (processes, memory) pass
+            report = self._run_once({**job, "id": next(self._ids), "limits": limits})
+            why = infrastructure_failure(report)
+            if why is None:
+                break
+            failures.append(why)
+            if attempt < self.retries:
+                logger.info("code sandbox: run failed in the sandbox (%s); retrying (%d/%d)", why, attempt + 1,
+                            self.retries)
+        with self._lock:
+            self.stats["runs"] += 1
+            self.stats["retries"] += len(failures) - (why is not None)
+            self.stats["infra_errors"] += why is not None
+        if why is not None:
+            logger.warning("code sandbox: run failed in the sandbox %d times: %s", len(failures), failures[-1])
+            report = {"error": f"{why} (failed {len(failures)} times)", "stderr_tail": report.get("stderr_tail", "")}
+        report["attempts"] = len(failures) + (why is None)
         report["isolation"] = self.isolation
         return report
+
+    def _run_once(self, job: dict[str, Any]) -> dict[str, Any]:
+        try:
+            worker = self._acquire()
+        except OSError as e:  # starting a worker failed for want of a resource (processes, memory): transient
+            return {"error": f"could not start a sandbox worker: {e}"}
+        try:
+            return worker.run(job)
+        finally:
+            self._idle.put(worker)
 
     def run_jobs(self, jobs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run many jobs, in order of the input, on all workers at once."""
