@@ -4,8 +4,8 @@
   reward uses). A solution whose verdict changes between runs reveals flaky tests: rejected, `flaky_tests`.
 - If no reference passes every run, the tests are wrong (or the references are): rejected, `tests_fail_reference`,
   with the first failure's detail.
-- A run the sandbox itself failed (verdict `error`) is retried `sandbox_retries` times; if it still fails the
-  problem is rejected as `sandbox_error` (nothing is known about its tests).
+- A run the sandbox itself failed is retried by the sandbox pool on a fresh worker; if it still fails (verdict
+  `error`) the problem is rejected as `sandbox_error` (nothing is known about its tests).
 - A problem without a reference keeps its tests unvalidated (`meta.tests_validated = false`), or is rejected with
   `no_reference` when `require_reference` is set.
 
@@ -53,9 +53,8 @@ class CodeTestsFilter(BaseFilter):
     name = "RL code tests"
 
     def __init__(self, runs: int = 3, timeout_s: float = 5.0, require_reference: bool = False,
-                 sandbox_retries: int = 4, exclusion_writer=None):
+                 exclusion_writer=None):
         super().__init__(exclusion_writer=exclusion_writer)
-        self.sandbox_retries = sandbox_retries
         self.runs = runs
         self.timeout_s = timeout_s
         self.require_reference = require_reference
@@ -77,24 +76,15 @@ class CodeTestsFilter(BaseFilter):
         # every run of every reference in one batch: the sandbox pool runs them in parallel
         items = [(sol, tests) for sol in solutions for _ in range(self.runs)]
         with self.track_time():
+            # the pool already retries its own infrastructure failures; an `error` here persisted
             flat = verify_code_batch(items, timeout=self.timeout_s, progress=False)
-            # a sandbox `error` says nothing about the tests (the sandbox itself failed): rerun those runs
-            for _ in range(self.sandbox_retries):
-                redo = [i for i, r in enumerate(flat) if r.verdict == "error"]
-                if not redo:
-                    break
-                self.stat_update("sandbox_retries", value=len(redo))
-                for i, r in zip(redo, verify_code_batch([items[i] for i in redo], timeout=self.timeout_s,
-                                                        progress=False), strict=False):
-                    flat[i] = r
         self.stat_update("reference_runs", value=len(flat))
         failure = None
         for index in range(len(solutions)):
             results = flat[index * self.runs:(index + 1) * self.runs]
             if any(r.verdict == "error" for r in results):
                 bad = next(r for r in results if r.verdict == "error")
-                return reject(doc, "sandbox_error", f"{where}: reference #{index}: the sandbox failed "
-                                                    f"{1 + self.sandbox_retries} times: {bad.detail}")
+                return reject(doc, "sandbox_error", f"{where}: reference #{index}: the sandbox failed: {bad.detail}")
             verdicts = [r.verdict for r in results]
             scores = [round(r.score, 6) for r in results]
             if len(set(verdicts)) > 1 or len(set(scores)) > 1:
