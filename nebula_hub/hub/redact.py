@@ -24,7 +24,7 @@ def redact(text: object) -> str:
     """`text` with every token-like secret replaced by `***`.
 
     Example:
-        >>> redact("Authorization: Bearer hf_abcdefghijklmnopqrstuvwxyz0123 for http://h/x?sig=abc&size=3")
+        >>> redact("Authorization: Bearer hf_exampleexampleexample for http://h/x?sig=abc&size=3")
         'Authorization: Bearer *** for http://h/x?sig=***&size=3'
     """
     out = str(text)
