@@ -79,7 +79,7 @@ SIZES: dict[str, Size] = {
     "small": Size(
         name="small",
         description="default: every bundled source, the tiny recipe's steps, the whole offline benchmark sets "
-        "(about 15 minutes on 2 cores)",
+        "(about 1.5 minutes on an idle 2-core machine)",
         eval_max_tokens=64,
     ),
     "medium": Size(
