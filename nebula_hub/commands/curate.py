@@ -62,12 +62,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_sft_command(args: argparse.Namespace) -> int:
-    from nebula_hub.artifacts import CurationOutput
     from nebula_hub.curate.sft import run_sft
 
-    config = args.config or str(resource_path("pipelines", "sft_corpus.yaml"))
-    out = run_sft(
-        config,
+    return _run(args, run_sft, "sft_corpus.yaml")
+
+
+def run_rl_command(args: argparse.Namespace) -> int:
+    from nebula_hub.curate.rl import run_rl_pool
+
+    return _run(args, run_rl_pool, "rl_pool.yaml")
+
+
+def _run(args: argparse.Namespace, runner, default_config: str) -> int:
+    """Both pipelines take the same options, record the command line in the manifest, and report the same totals."""
+    from nebula_hub.artifacts import CurationOutput
+
+    out = runner(
+        args.config or str(resource_path("pipelines", default_config)),
         output=args.output,
         executor=args.executor,
         tasks=args.tasks,
@@ -83,20 +94,4 @@ def run_sft_command(args: argparse.Namespace) -> int:
         )
     else:
         print(f"pipeline submitted; {out}/manifest.json appears when it completes")
-    return 0
-
-
-def run_rl_command(args: argparse.Namespace) -> int:
-    from nebula_hub.curate.rl import run_rl_pool
-
-    config = args.config or str(resource_path("pipelines", "rl_pool.yaml"))
-    out = run_rl_pool(
-        config,
-        output=args.output,
-        executor=args.executor,
-        tasks=args.tasks,
-        workers=args.workers,
-        overrides=args.overrides,
-    )
-    print(f"RL pool -> {out}")
     return 0
